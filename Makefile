@@ -1,0 +1,48 @@
+# smsanalytics — the two commands: `make demo` and `make test`.
+# Each target bootstraps the environment itself (Python 3.11 is all that is needed):
+# uv is installed into .tools/, then .venv/ is synced from uv.lock (idempotent, ~1 s when current).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced-$(UV_VERSION)
+EXTRAS := --extra dev --extra notebooks
+BENCH_SCALE ?= 100k,1m
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: demo test test-fast bench lock setup clean docs
+
+demo: $(STAMP)
+	$(VENV)/bin/smsanalytics demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	BENCH_SCALE=$(BENCH_SCALE) $(VENV)/bin/python -m benchmarks
+
+setup: $(STAMP)
+
+docs: $(STAMP)
+	$(VENV)/bin/python -m smsanalytics.docgen
+
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen $(EXTRAS) --python $(PYTHON)
+	@rm -f $(VENV)/.synced-*
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .tools data/demo reports/*/ .pytest_cache

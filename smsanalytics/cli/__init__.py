@@ -1,0 +1,50 @@
+"""The ``smsanalytics`` command line (typer).
+
+Every verb has ``--help``; every verb that produces a result accepts ``--json`` and then prints a
+machine-readable summary on stdout (progress and messages go to stderr).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from smsanalytics.cli import data
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="smsanalytics",
+    help="SMS marketing analytics: ingest, segment, send time, churn, A/B tests, message lab, send plans.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+data.register(app)
+
+# Verbs and verb groups that live in their own modules: (module, attribute, kind, name).
+_PLUGINS: tuple[tuple[str, str, str, str], ...] = (
+    ("smsanalytics.cli.ingest", "ingest", "command", "ingest"),
+    ("smsanalytics.cli.segment", "segment", "command", "segment"),
+    ("smsanalytics.cli.ab", "app", "group", "ab"),
+    ("smsanalytics.cli.message", "app", "group", "message"),
+)
+
+for _module, _attr, _kind, _name in _PLUGINS:
+    try:
+        _obj = getattr(importlib.import_module(_module), _attr)
+    except ModuleNotFoundError as _exc:  # a module not written yet
+        if _exc.name != _module:
+            raise
+        continue
+    if _kind == "command":
+        app.command(_name)(_obj)
+    else:
+        app.add_typer(_obj, name=_name)
+
+
+def main() -> None:
+    """Entry point of the ``smsanalytics`` script."""
+    app()

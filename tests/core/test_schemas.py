@@ -1,0 +1,34 @@
+"""The canonical tables are defined once, and the data-model document is generated from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smsanalytics import schemas
+from smsanalytics.docgen import data_model_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_data_model_doc_is_in_sync_with_schemas():
+    doc = (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8")
+    assert doc == data_model_markdown(), "run `make docs` to regenerate docs/data-model.md"
+
+
+def test_naming_conventions():
+    for t in schemas.ORDERED_TABLES:
+        for c in t.columns:
+            assert c.name == c.name.lower()
+            if c.sql_type == "TIMESTAMPTZ":
+                assert c.name.endswith("_at"), c.name
+            if c.sql_type == "BOOLEAN":
+                assert c.name.startswith("is_"), c.name
+        assert set(t.key) <= set(t.column_names)
+        assert set(t.key) <= set(t.required_columns)
+
+
+def test_only_contacts_hold_phone_numbers():
+    phone_like = {
+        (t.name, c.name) for t in schemas.ORDERED_TABLES for c in t.columns if "phone" in c.name
+    }
+    assert phone_like == {("contacts", "phone_e164"), ("contacts", "phone_type")}

@@ -1,0 +1,144 @@
+"""Warehouse: creation, atomic and idempotent loads, named SQL relations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from smsanalytics import schemas
+from smsanalytics.warehouse import Warehouse, WarehouseError
+
+UTC = dt.UTC
+
+
+def _contacts(ids: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "contact_id": ids,
+            "external_id": [f"C{i}" for i in ids],
+            "phone_e164": [f"+336123456{i:02d}" for i in ids],
+            "timezone": ["Europe/Paris"] * len(ids),
+            "timezone_source": ["explicit"] * len(ids),
+            "signup_at": [dt.datetime(2024, 1, 1, 9, tzinfo=UTC)] * len(ids),
+        }
+    )
+
+
+@pytest.fixture
+def wh(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        yield w
+
+
+def test_create_makes_every_canonical_table_with_its_columns(wh):
+    for t in schemas.ORDERED_TABLES:
+        cols = [r[0] for r in wh.con.execute(f"DESCRIBE {t.qualified_name}").fetchall()]
+        assert cols == t.column_names
+    assert set(wh.counts()) == set(schemas.TABLES)
+
+
+def test_create_is_idempotent_and_keeps_data(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as w:
+        w.load("contacts", _contacts([1, 2]), source="a.csv")
+    with Warehouse(path) as w:  # reopening re-runs create()
+        assert w.counts()["contacts"] == 2
+
+
+def test_timestamps_are_utc(wh):
+    wh.load("contacts", _contacts([1]), source="a.csv")
+    out = wh.table("contacts")
+    assert out.schema["signup_at"] == pl.Datetime("us", "UTC")
+    assert out["signup_at"][0] == dt.datetime(2024, 1, 1, 9, tzinfo=UTC)
+
+
+def test_reload_same_content_is_a_no_op(wh):
+    first = wh.load("contacts", _contacts([1, 2]), source="a.csv", sha256="h1")
+    again = wh.load("contacts", _contacts([1, 2]), source="a.csv", sha256="h1")
+    assert (first.rows_loaded, again.rows_loaded, again.already_loaded) == (2, 0, True)
+    assert wh.counts()["contacts"] == 2
+    assert wh.counts()["loads"] == 1
+
+
+def test_overlapping_load_inserts_only_new_keys(wh):
+    wh.load("contacts", _contacts([1, 2]), source="a.csv", sha256="h1")
+    res = wh.load("contacts", _contacts([2, 3, 3]), source="b.csv", sha256="h2")
+    assert (res.rows_loaded, res.rows_duplicate) == (1, 2)
+    assert sorted(wh.table("contacts")["contact_id"].to_list()) == [1, 2, 3]
+
+
+def test_quarantine_is_recorded_with_the_load(wh):
+    q = pl.DataFrame(
+        {"row_number": [3], "column_name": ["phone"], "reason": ["invalid_phone"], "detail": ["x"], "raw": ["{}"]}
+    )
+    res = wh.load("contacts", _contacts([1]), source="a.csv", quarantine=q)
+    assert res.quarantined_by_reason == {"invalid_phone": 1}
+    row = wh.table("quarantine").row(0, named=True)
+    assert (row["table_name"], row["source"], row["row_number"], row["load_id"]) == ("contacts", "a.csv", 3, res.load_id)
+    assert res.rows_read == 2
+
+
+def _snapshot(wh: Warehouse) -> dict[str, list]:
+    return {t: sorted(map(str, wh.table(t).rows())) for t in schemas.TABLES}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda f: f.with_columns(pl.lit(None, pl.String).alias("phone_e164")), id="null-required"),
+        pytest.param(lambda f: f.drop("external_id"), id="missing-required-column"),
+        pytest.param(lambda f: f.with_columns(pl.lit("x").alias("nonsense")), id="unknown-column"),
+        pytest.param(lambda f: f.with_columns(pl.lit("not a date").alias("birthday")), id="uncastable"),
+    ],
+)
+def test_failed_load_leaves_warehouse_exactly_as_it_was(wh, bad):
+    wh.load("contacts", _contacts([1, 2]), source="a.csv", sha256="h1")
+    before = _snapshot(wh)
+    q = pl.DataFrame({"row_number": [1], "reason": ["invalid_phone"]})
+    with pytest.raises(WarehouseError):
+        wh.load("contacts", bad(_contacts([3, 4])), source="b.csv", sha256="h2", quarantine=q)
+    assert _snapshot(wh) == before
+
+
+def test_failure_inside_the_transaction_rolls_back(wh, monkeypatch):
+    wh.load("contacts", _contacts([1]), source="a.csv")
+    before = _snapshot(wh)
+    q = pl.DataFrame({"row_number": [1], "reason": ["invalid_phone"]})
+    # The quarantine insert runs after the rows were inserted: make it fail.
+    monkeypatch.setattr(Warehouse, "_conform_quarantine", staticmethod(lambda *a: pl.DataFrame({"x": [1]})))
+    with pytest.raises(Exception):
+        wh.load("contacts", _contacts([5, 6]), source="c.csv", quarantine=q)
+    assert _snapshot(wh) == before
+
+
+def test_system_tables_cannot_be_loaded(wh):
+    with pytest.raises(WarehouseError, match="system table"):
+        wh.load("loads", pl.DataFrame(), source="x")
+
+
+def test_query_binds_named_parameters(wh):
+    wh.load("contacts", _contacts([1, 2, 3]), source="a.csv")
+    out = wh.sql("SELECT count(*) AS n FROM contacts WHERE contact_id >= $low", low=2)
+    assert out["n"][0] == 2
+    with pytest.raises(WarehouseError, match="needs parameter"):
+        wh.sql("SELECT $a AS a")
+    with pytest.raises(WarehouseError, match="unknown"):
+        wh.sql("SELECT $a AS a", a=1, b=2)
+
+
+def test_query_names_available_relations_when_missing(wh):
+    with pytest.raises(WarehouseError, match="no SQL relation 'nope'"):
+        wh.query("nope")
+
+
+def test_read_only_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(WarehouseError, match="does not exist"):
+        Warehouse(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_next_id(wh):
+    assert wh.next_id("contacts", "contact_id") == 1
+    wh.load("contacts", _contacts([7]), source="a.csv")
+    assert wh.next_id("contacts", "contact_id") == 8
