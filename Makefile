@@ -13,13 +13,18 @@ BENCH_SCALE ?= 100k,1m
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test test-fast bench lock setup clean docs
+.PHONY: demo test test-fast test-spark bench lock setup clean docs
 
 demo: $(STAMP)
 	$(VENV)/bin/smsanalytics demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# Spark tests (issue: scale-out): installs the `spark` extra (pyspark) next to the rest; needs Java 17.
+test-spark: $(STAMP)
+	$(UV) sync --frozen --inexact $(EXTRAS) --extra spark --python $(PYTHON)
+	$(VENV)/bin/python -m pytest -m spark
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not slow"
@@ -40,7 +45,7 @@ $(UV):
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen $(EXTRAS) --python $(PYTHON)
+	$(UV) sync --frozen --inexact $(EXTRAS) --python $(PYTHON)
 	@rm -f $(VENV)/.synced-*
 	@touch $(STAMP)
 
