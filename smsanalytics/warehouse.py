@@ -151,6 +151,7 @@ class Warehouse:
         self.con = duckdb.connect(str(path), read_only=read_only, config=config)
         self.con.execute("SET TimeZone = 'UTC'")  # after connect: ICU must be loaded first
         self.read_only = read_only
+        self._depth = 0  # nesting level of transaction()
         if not read_only:
             self.create()
 
@@ -179,13 +180,27 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """``BEGIN`` … ``COMMIT``; any exception rolls everything back and is re-raised."""
+        """``BEGIN`` … ``COMMIT``; any exception rolls everything back and is re-raised.
+
+        Re-entrant: a nested ``transaction()`` joins the outer one, so several loads (and other
+        statements) can be made atomic together by wrapping them in one outer block.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.con
+            finally:
+                self._depth -= 1
+            return
         self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
         try:
             yield self.con
         except BaseException:
+            self._depth = 0
             self.con.execute("ROLLBACK")
             raise
+        self._depth = 0
         self.con.execute("COMMIT")
 
     # -- reading --------------------------------------------------------------------------
@@ -252,6 +267,7 @@ class Warehouse:
         sha256: str | None = None,
         quarantine: pl.DataFrame | None = None,
         rows_read: int | None = None,
+        force: bool = False,
     ) -> LoadResult:
         """Insert rows into a canonical table atomically and idempotently.
 
@@ -276,6 +292,10 @@ class Warehouse:
             (``source`` optional; defaults to ``source``).
         rows_read
             Data rows in the source (default: loaded + quarantined rows with a row number).
+        force
+            Process content already loaded (same ``sha256``) again: rows already present count
+            as duplicates, and the quarantine rows of the earlier loads of the same content into
+            ``table`` are replaced by this load's.
 
         Returns
         -------
@@ -290,7 +310,7 @@ class Warehouse:
         t = schemas.table(table)
         if t.kind != "canonical":
             raise WarehouseError(f"{table!r} is a system table; it is written by the warehouse itself")
-        if sha256 is not None and (prior := self.loaded_hash(table, sha256)) is not None:
+        if sha256 is not None and not force and self.loaded_hash(table, sha256) is not None:
             return LoadResult(table, source, None, rows_read or 0, 0, 0, 0, {}, already_loaded=True)
         frame = self._conform(t, rows, source)
         qframe = self._conform_quarantine(quarantine, source, table)
@@ -304,6 +324,12 @@ class Warehouse:
         cols = ", ".join(t.column_names)
         on = " AND ".join(f"e.{k} = b.{k}" for k in t.key)
         with self.transaction() as con:
+            if force and sha256 is not None:
+                con.execute(
+                    "DELETE FROM quarantine WHERE table_name = $t AND load_id IN "
+                    "(SELECT load_id FROM loads WHERE table_name = $t AND sha256 = $h)",
+                    {"t": table, "h": sha256},
+                ).fetchall()
             load_id = int(con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0])
             con.register("_incoming", frame)
             try:

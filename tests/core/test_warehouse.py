@@ -142,3 +142,24 @@ def test_next_id(wh):
     assert wh.next_id("contacts", "contact_id") == 1
     wh.load("contacts", _contacts([7]), source="a.csv")
     assert wh.next_id("contacts", "contact_id") == 8
+
+
+def test_nested_transactions_commit_or_roll_back_together(wh):
+    with wh.transaction():
+        wh.load("contacts", _contacts([1]), source="a.csv")
+        wh.load("contacts", _contacts([2]), source="b.csv")
+    assert wh.counts()["contacts"] == 2
+    before = _snapshot(wh)
+    with pytest.raises(RuntimeError, match="boom"), wh.transaction():
+        wh.load("contacts", _contacts([3]), source="c.csv")
+        raise RuntimeError("boom")
+    assert _snapshot(wh) == before
+
+
+def test_force_reprocesses_same_content_and_replaces_its_quarantine(wh):
+    q = pl.DataFrame({"row_number": [2], "reason": ["unknown_contact"]})
+    wh.load("contacts", _contacts([1]), source="a.csv", sha256="h", quarantine=q)
+    res = wh.load("contacts", _contacts([1, 2]), source="a.csv", sha256="h", force=True)
+    assert (res.already_loaded, res.rows_loaded, res.rows_duplicate) == (False, 1, 1)
+    assert wh.counts()["quarantine"] == 0
+    assert wh.loaded_hash("contacts", "h") is not None

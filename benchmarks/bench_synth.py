@@ -1,0 +1,67 @@
+"""Benchmark of the demo generator: wall and CPU seconds and peak memory by number of contacts.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_synth.py                 # 100k and 1M contacts
+    .venv/bin/python benchmarks/bench_synth.py 20000 100000    # any sizes
+    BENCH_SCALE=100k,1m .venv/bin/python benchmarks/bench_synth.py
+
+Each size runs in a fresh subprocess, so the peak resident memory (``ru_maxrss``) is that of
+one generation. The load average is printed too: on a shared machine the wall time includes
+waiting for the CPU, and the CPU time is the fairer measure of the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+_SUFFIX = {"k": 1_000, "m": 1_000_000}
+
+_CHILD = """
+import json, resource, sys, time
+from smsanalytics.synth import generate_programme
+n = int(sys.argv[1])
+wall, cpu = time.perf_counter(), time.process_time()
+prog = generate_programme(n)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+rows = {name: frame.height for name, frame in prog.tables().items()}
+size = sum(f.estimated_size() for f in (*prog.tables().values(), *prog.truth_tables().values()))
+print(json.dumps({
+    "n_contacts": n,
+    "seconds": round(wall, 1),
+    "cpu_seconds": round(cpu, 1),
+    "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+    "output_gb": round(size / 1e9, 2),
+    "rows": rows,
+    "stages": prog.timings,
+}))
+"""
+
+
+def _parse(size: str) -> int:
+    size = size.strip().lower()
+    if size[-1] in _SUFFIX:
+        return int(float(size[:-1]) * _SUFFIX[size[-1]])
+    return int(size)
+
+
+def main(argv: list[str]) -> int:
+    sizes = [_parse(a) for a in argv] or [
+        _parse(s) for s in os.environ.get("BENCH_SCALE", "100k,1m").split(",") if s.strip()
+    ]
+    for n in sizes:
+        load = os.getloadavg()[0]
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(n)], check=True, capture_output=True, text=True
+        ).stdout
+        result = json.loads(out)
+        result["load_average_before"] = round(load, 2)
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
