@@ -81,7 +81,7 @@ def emit(result: Any, as_json: bool, *, title: str | None = None) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as an error on stderr and return an :class:`typer.Exit` to raise."""
-    console.print(f"[bold red]error:[/bold red] {message}")
+    console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
 
 
