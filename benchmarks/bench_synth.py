@@ -48,18 +48,41 @@ def _parse(size: str) -> int:
     return int(size)
 
 
+def _measure(n: int) -> dict:
+    load = os.getloadavg()[0]
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(n)], check=True, capture_output=True, text=True
+    ).stdout
+    result = json.loads(out)
+    result["load_average_before"] = round(load, 2)
+    return result
+
+
+def run(sizes: list[int]) -> list[dict]:
+    """Entries for ``make bench`` (``benchmarks/__main__.py``)."""
+    entries = []
+    for n in sizes:
+        r = _measure(n)
+        entries.append(
+            {
+                "stage": "generate_programme",
+                "contacts": n,
+                "messages": r["rows"]["messages"],
+                "seconds": r["seconds"],
+                "cpu_seconds": r["cpu_seconds"],
+                "peak_rss_mb": r["peak_rss_gb"] * 1000,
+                "baseline_seconds": None,
+            }
+        )
+    return entries
+
+
 def main(argv: list[str]) -> int:
     sizes = [_parse(a) for a in argv] or [
         _parse(s) for s in os.environ.get("BENCH_SCALE", "100k,1m").split(",") if s.strip()
     ]
     for n in sizes:
-        load = os.getloadavg()[0]
-        out = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(n)], check=True, capture_output=True, text=True
-        ).stdout
-        result = json.loads(out)
-        result["load_average_before"] = round(load, 2)
-        print(json.dumps(result), flush=True)
+        print(json.dumps(_measure(n)), flush=True)
     return 0
 
 
