@@ -1,0 +1,1 @@
+"""Altair chart builders (``chart_*``), each returning an ``alt.Chart``."""
