@@ -30,6 +30,7 @@ _PLUGINS: tuple[tuple[str, str, str, str], ...] = (
     ("smsanalytics.cli.segment", "segment", "command", "segment"),
     ("smsanalytics.cli.ab", "app", "group", "ab"),
     ("smsanalytics.cli.message", "app", "group", "message"),
+    ("smsanalytics.cli.sendtime", "app", "group", "sendtime"),
     ("smsanalytics.cli.churn", "app", "group", "churn"),
     ("smsanalytics.cli.churn", "recapture", "command", "recapture"),
 )
