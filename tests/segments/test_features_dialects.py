@@ -1,0 +1,86 @@
+"""DuckDB-specific relations (smsanalytics/sql/duckdb/) give exactly the portable results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from conftest import AS_OF, load_frames, t
+from polars.testing import assert_frame_equal
+
+from smsanalytics.features import (
+    FEATURE_RELATION,
+    FEATURE_STAGES,
+    compile_relation,
+    dialect_overrides,
+    query_relation,
+)
+from smsanalytics.warehouse import Warehouse
+
+OVERRIDES = sorted(dialect_overrides("duckdb"))
+
+
+def _key(frame: pl.DataFrame) -> list[str]:
+    return [c for c in ("contact_id", "message_id", "local_hour") if c in frame.columns]
+
+
+def test_overrides_exist_and_portable_sql_has_no_duckdb_only_functions():
+    assert "agg_contact_messages" in OVERRIDES
+    portable = compile_relation(FEATURE_RELATION, dialect="portable").lower()
+    for duckdb_only in ("bitstring_agg", "get_bit", "list(", "struct_pack", "qualify", "::"):
+        assert duckdb_only not in portable
+    assert "bitstring_agg" in compile_relation(FEATURE_RELATION, dialect="duckdb")
+
+
+@pytest.mark.parametrize("rel", OVERRIDES)
+@pytest.mark.parametrize("as_of", [AS_OF, t(2025, 5, 10, 9, 1), t(2024, 1, 1)])
+def test_same_result_on_the_hand_made_programme(wh, rel, as_of):
+    duck = query_relation(wh, rel, dialect="duckdb", as_of=as_of)
+    portable = query_relation(wh, rel, dialect="portable", as_of=as_of)
+    assert_frame_equal(duck.sort(_key(duck)), portable.sort(_key(portable)))
+
+
+def test_same_features_on_generated_data():
+    synth = pytest.importorskip("smsanalytics.synth")
+    programme = synth.generate_programme(800, months=4, seed=5)
+    with Warehouse(":memory:") as wh:
+        load_frames(wh, programme.tables())
+        for as_of in (programme.as_of, dt.datetime(2026, 8, 20, 6, tzinfo=dt.UTC)):
+            duck = query_relation(
+                wh, FEATURE_RELATION, stage=FEATURE_STAGES, dialect="duckdb", as_of=as_of
+            )
+            portable = query_relation(wh, FEATURE_RELATION, dialect="portable", as_of=as_of)
+            assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
+
+
+def test_receipts_and_clicks_outside_the_message_range_are_ignored(programme):
+    """Orphan events (no such message) must not break the bitmap (its range is the messages')."""
+    frames = dict(programme)
+    frames["receipts"] = pl.concat(
+        [
+            programme["receipts"],
+            pl.DataFrame(
+                [(999_999, t(2025, 5, 1), "delivered"), (0, t(2025, 5, 1), "delivered")],
+                schema=programme["receipts"].schema,
+                orient="row",
+            ),
+        ]
+    )
+    frames["clicks"] = pl.concat(
+        [
+            programme["clicks"],
+            pl.DataFrame(
+                [(999_999, 1, t(2025, 5, 1), False)],
+                schema=programme["clicks"].schema,
+                orient="row",
+            ),
+        ]
+    )
+    with Warehouse(":memory:") as wh:
+        load_frames(wh, frames)
+        duck = query_relation(
+            wh, FEATURE_RELATION, stage=FEATURE_STAGES, dialect="duckdb", as_of=AS_OF
+        )
+        portable = query_relation(wh, FEATURE_RELATION, dialect="portable", as_of=AS_OF)
+    assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
