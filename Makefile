@@ -15,8 +15,14 @@ export UV_LINK_MODE := copy
 
 .PHONY: demo test test-fast test-spark bench lock setup clean docs
 
+DEMO_PLAN := data/demo/plans/winback
+
 demo: $(STAMP)
 	$(VENV)/bin/smsanalytics demo
+	rm -rf $(DEMO_PLAN)
+	$(VENV)/bin/smsanalytics plan pipelines/campaigns/demo.toml --out $(DEMO_PLAN)
+	$(VENV)/bin/smsanalytics send $(DEMO_PLAN) --adapter outbox --ahead 3d
+	$(VENV)/bin/smsanalytics pipeline run pipelines/weekly_campaign_report.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

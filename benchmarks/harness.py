@@ -1,7 +1,7 @@
 """Measure a function's wall time and peak memory in a fresh subprocess.
 
 Each measurement runs ``module:function(**kwargs)`` in its own Python process so that its peak
-resident set size (``ru_maxrss``) is its own, and nothing cached by an earlier stage helps it.
+resident set size (``VmHWM``) is its own, and nothing cached by an earlier stage helps it.
 """
 
 from __future__ import annotations
@@ -16,17 +16,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 _RUNNER = r"""
-import importlib, json, resource, sys, time
+import importlib, json, sys, time
+
+def hwm_mb():
+    # VmHWM is this process's own peak; ru_maxrss is inherited across fork/exec on Linux.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
 mod, fn, kwargs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 func = getattr(importlib.import_module(mod), fn)
 setup = getattr(importlib.import_module(mod), "setup_" + fn, None)
 state = setup(**kwargs) if setup else None
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_mb()
 t0 = time.perf_counter()
 extra = func(state, **kwargs) if setup else func(**kwargs)
 seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print("__RESULT__" + json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "setup_rss_mb": base / 1024, "extra": extra if isinstance(extra, dict) else None}))
+peak = hwm_mb()
+print("__RESULT__" + json.dumps({"seconds": seconds, "peak_rss_mb": peak, "setup_rss_mb": base, "extra": extra if isinstance(extra, dict) else None}))
 """
 
 

@@ -33,6 +33,10 @@ _PLUGINS: tuple[tuple[str, str, str, str], ...] = (
     ("smsanalytics.cli.sendtime", "app", "group", "sendtime"),
     ("smsanalytics.cli.churn", "app", "group", "churn"),
     ("smsanalytics.cli.churn", "recapture", "command", "recapture"),
+    ("smsanalytics.cli.sending", "plan", "command", "plan"),
+    ("smsanalytics.cli.sending", "send", "command", "send"),
+    ("smsanalytics.cli.sending", "receipts_app", "group", "receipts"),
+    ("smsanalytics.cli.pipeline", "app", "group", "pipeline"),
 )
 
 for _module, _attr, _kind, _name in _PLUGINS:
