@@ -331,7 +331,8 @@ def segment_counts(
     elif by == "lifecycle_stage":
         order = LIFECYCLE_STAGES
     else:
-        order = sorted(segmented[by].drop_nulls().unique().to_list())
+        # any column (flags are Boolean, clusters integers): counted by its text value
+        order = sorted(segmented[by].drop_nulls().cast(pl.String).unique().to_list())
     counts = segmented.group_by(by).agg(pl.len().cast(pl.Int64).alias("contacts"))
     total = max(segmented.height, 1)
     frame = pl.DataFrame({by: list(order)}, schema={by: pl.String}).join(

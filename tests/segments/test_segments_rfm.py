@@ -102,3 +102,16 @@ def test_every_contact_gets_exactly_one_segment_whatever_the_data(rows):
     )
     counts = segment_counts(out)
     assert counts["contacts"].sum() == f.height
+
+
+def test_segment_counts_of_a_boolean_flag_column():
+    """Flags are Boolean: counted by their text value, nulls kept as their own row."""
+    from smsanalytics.segments import segment_counts
+
+    frame = pl.DataFrame({"is_flag": [True, False, True, None]})
+    out = segment_counts(frame, "is_flag")
+    assert dict(zip(out["is_flag"].to_list(), out["contacts"].to_list(), strict=True)) == {
+        "false": 1,
+        "true": 2,
+        None: 1,
+    }
