@@ -39,6 +39,11 @@ from smsanalytics.churn.labels import ChurnPeriods, build_churn_dataset, churn_p
 from smsanalytics.churn.model import ChurnModel
 from smsanalytics.warehouse import Warehouse
 
+
+#: Smallest training set the calibrated ChurnModel is fitted on (cross-validated calibration).
+MIN_TRAIN_BUYERS = 50
+MIN_TRAIN_PER_CLASS = 10
+
 __all__ = [
     "ChurnEvaluation",
     "churn_scores",
@@ -269,6 +274,16 @@ def evaluate_churn(
             f"no buyers before the training cut-off {periods.train_cutoff:%Y-%m-%d} or the "
             "test cut-off "
             f"{periods.cutoff:%Y-%m-%d}; choose a later cutoff or a shorter horizon"
+        )
+    labels = train["is_churned"]
+    churned, retained = int(labels.sum()), int(train.height - labels.sum())
+    if train.height < MIN_TRAIN_BUYERS or min(churned, retained) < MIN_TRAIN_PER_CLASS:
+        raise ValueError(
+            f"too little history to train the ChurnModel: {train.height} buyers before the "
+            f"training cut-off {periods.train_cutoff:%Y-%m-%d} ({churned} churned, {retained} "
+            f"retained); it needs at least {MIN_TRAIN_BUYERS} with {MIN_TRAIN_PER_CLASS} of each. "
+            f"Evaluation needs about 2 x H = {2 * horizon_days} days of orders after the first "
+            "ones: choose a later cutoff, a shorter horizon, or a longer history"
         )
     freq = test["bgnbd_frequency"].to_numpy()
     rec = test["bgnbd_recency_days"].cast(pl.Float64).to_numpy()

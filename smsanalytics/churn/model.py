@@ -204,6 +204,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 "churn labels hold a single class; widen the population or the horizon"
             )
         matrix, names = churn_design_matrix(X, self.features)
+        # A column with no value at all (e.g. clicks on a programme without links) carries no
+        # information, and scikit-learn's binning fails on it: leave it out of the model.
+        observed = ~np.isnan(matrix).all(axis=0)
+        if not observed.any():
+            raise ValueError("every churn feature is empty; nothing to learn from")
+        if not observed.all():
+            names = [n for n, keep in zip(names, observed, strict=True) if keep]
+            matrix = matrix[:, observed]
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,

@@ -330,3 +330,29 @@ def test_online_retail_evaluation_matches_the_documented_table():
     # the maximum-likelihood fit has no dropout (a -> 0): P(alive) ~ 1 for all, flagged
     assert any("boundary" in w for w in ev.bgnbd_warnings)
     assert ev.one_time_buyers.share_one_time == pytest.approx(0.4212, abs=1e-4)
+
+
+def test_churn_model_ignores_a_feature_column_with_no_value():
+    """A programme without links has no click features: the model must still fit (scikit-learn's
+    histogram binning fails on an all-NaN column). Found on a 3-month demo warehouse."""
+    import numpy as np
+    import polars as pl
+
+    from smsanalytics.churn import ChurnModel
+
+    rng = np.random.default_rng(0)
+    n = 400
+    recency = rng.integers(0, 200, n)
+    frame = pl.DataFrame(
+        {
+            "recency_days": recency,
+            "n_orders": rng.integers(1, 6, n),
+            "monetary_total": rng.gamma(2.0, 30.0, n),
+            "days_since_last_click": pl.Series([None] * n, dtype=pl.Float64),
+        }
+    )
+    y = (recency + rng.normal(0, 40, n) > 100).astype(int)
+    model = ChurnModel(max_iter=20).fit(frame, y)
+    assert "days_since_last_click" not in model.feature_names_in_
+    p = model.predict_proba(frame)[:, 1]
+    assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
