@@ -214,7 +214,8 @@ class Warehouse:
         Parameters
         ----------
         name
-            File name without ``.sql``.
+            File name without ``.sql``. Relations it reads (other files of ``sql/``) are inlined
+            as CTEs (:func:`smsanalytics.engines.relation_sql`).
         **params
             Values for the ``$param`` placeholders of the file; missing or unknown ones raise.
 
@@ -222,7 +223,9 @@ class Warehouse:
         -------
         polars.DataFrame
         """
-        sql = sql_text(name)
+        from smsanalytics.engines.relations import relation_sql
+
+        sql = relation_sql(name)  # the relations it reads are inlined as CTEs
         return self.con.sql(sql, params=_bind(sql, params, name)).pl()
 
     def table(self, name: str) -> pl.DataFrame:

@@ -163,3 +163,24 @@ def test_force_reprocesses_same_content_and_replaces_its_quarantine(wh):
     assert (res.already_loaded, res.rows_loaded, res.rows_duplicate) == (False, 1, 1)
     assert wh.counts()["quarantine"] == 0
     assert wh.loaded_hash("contacts", "h") is not None
+
+
+def test_query_inlines_the_relations_a_relation_reads(wh):
+    """fct_contact_orders reads agg_contact_orders (another file of sql/): query() must inline it."""
+    wh.load("contacts", _contacts([1, 2]), source="a.csv")
+    orders = pl.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3"],
+            "contact_id": [1, 1, 2],
+            "ordered_at": [
+                dt.datetime(2024, 2, 1, 10, tzinfo=UTC),
+                dt.datetime(2024, 3, 1, 10, tzinfo=UTC),
+                dt.datetime(2024, 3, 5, 10, tzinfo=UTC),
+            ],
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
+    wh.load("orders", orders, source="o.csv")
+    out = wh.query("fct_contact_orders", as_of=dt.datetime(2024, 4, 1, tzinfo=UTC)).sort("contact_id")
+    assert out["contact_id"].to_list() == [1, 2]
+    assert out["monetary_total"].to_list() == [30.0, 5.0]
