@@ -22,6 +22,7 @@ from smsanalytics.uplift.models import (
     TwoModels,
     UpliftEnsemble,
     UpliftSearchCV,
+    XLearner,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "TwoModels",
     "UpliftEnsemble",
     "UpliftSearchCV",
+    "XLearner",
     "average_treatment_effect",
     "perfect_qini_curve",
     "qini_auc_score",

@@ -10,6 +10,8 @@ Each wraps any scikit-learn classifier with ``predict_proba`` (cloned, never mod
   Unbalanced arms are reweighted to 50/50 (``balance=True``), which keeps the identity exact.
 - :class:`SoloModel` — S-learner: one model with the treatment flag as a feature (optionally
   with treatment × feature interactions), scored with the flag set to 1 and 0.
+- :class:`XLearner` — Künzel et al. (2019): per-arm outcome classifiers impute each contact's
+  individual effect, per-arm regressors learn it, and the two are blended by the treated share.
 - :class:`UpliftEnsemble` — mean of the members' uplift *ranks* (robust to members on different
   scales).
 - :class:`UpliftSearchCV` — picks among candidate uplift estimators (or hyper-parameters) by
@@ -43,6 +45,7 @@ __all__ = [
     "TwoModels",
     "ClassTransformation",
     "SoloModel",
+    "XLearner",
     "UpliftEnsemble",
     "UpliftSearchCV",
     "check_treatment",
@@ -207,6 +210,67 @@ class SoloModel(BaseEstimator):
         )
 
 
+class XLearner(BaseEstimator):
+    """X-learner (Künzel et al. 2019): impute individual effects, then regress them.
+
+    1. Outcome classifiers :math:`\\mu_1, \\mu_0` are fitted on the treated and control rows;
+    2. imputed effects :math:`D_1 = y - \\mu_0(x)` (treated rows) and
+       :math:`D_0 = \\mu_1(x) - y` (control rows) are regressed on ``x`` by ``effect_estimator``,
+       giving :math:`\\tau_1, \\tau_0`;
+    3. uplift :math:`\\tau(x) = e\\,\\tau_0(x) + (1 - e)\\,\\tau_1(x)` with :math:`e` the treated
+       share of the training rows (the propensity of a randomised experiment).
+
+    A strongly regularised (e.g. ridge) ``effect_estimator`` gives a smooth, low-variance uplift
+    model even when the outcome classifiers are flexible.
+
+    Parameters
+    ----------
+    estimator
+        Classifier with ``predict_proba`` for the outcome models (cloned; one per arm).
+    effect_estimator
+        Regressor for the imputed effects (cloned; one per arm).
+    estimator_control
+        Outcome classifier for the control arm; defaults to a clone of ``estimator``.
+
+    Attributes
+    ----------
+    estimator_treatment_, estimator_control_
+        Fitted outcome models :math:`\\mu_1, \\mu_0`.
+    effect_treatment_, effect_control_
+        Fitted effect regressors :math:`\\tau_1` (on treated rows) and :math:`\\tau_0` (control).
+    treated_share_
+        :math:`e`.
+    """
+
+    def __init__(self, estimator, effect_estimator, *, estimator_control=None) -> None:
+        self.estimator = estimator
+        self.effect_estimator = effect_estimator
+        self.estimator_control = estimator_control
+
+    def fit(self, X, y, treatment) -> XLearner:
+        """Fit the outcome models, then the effect regressors on the imputed effects."""
+        y, t = check_treatment(X, y, treatment)
+        X = _rows(X)
+        X1, X0 = _take(X, t == 1), _take(X, t == 0)
+        self.estimator_treatment_ = clone(self.estimator).fit(X1, y[t == 1])
+        control = self.estimator if self.estimator_control is None else self.estimator_control
+        self.estimator_control_ = clone(control).fit(X0, y[t == 0])
+        d1 = y[t == 1] - _proba(self.estimator_control_, X1)
+        d0 = _proba(self.estimator_treatment_, X0) - y[t == 0]
+        self.effect_treatment_ = clone(self.effect_estimator).fit(X1, d1)
+        self.effect_control_ = clone(self.effect_estimator).fit(X0, d0)
+        self.treated_share_ = float(t.mean())
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted uplift :math:`e\\,\\tau_0(x) + (1-e)\\,\\tau_1(x)`."""
+        X = _rows(X)
+        e = self.treated_share_
+        return e * np.asarray(self.effect_control_.predict(X), dtype=float) + (1 - e) * np.asarray(
+            self.effect_treatment_.predict(X), dtype=float
+        )
+
+
 class UpliftEnsemble(BaseEstimator):
     """Average of the members' uplift ranks, rescaled to (0, 1]: a robust combination for ranking.
 
@@ -258,13 +322,17 @@ class UpliftSearchCV(BaseEstimator):
         Share for ``"uplift_at_k"``.
     cv
         Number of folds.
+    n_repeats
+        Repetitions of the ``cv``-fold split (repetition ``r`` shuffles with seed
+        ``random_state + r``); the score is the mean over all ``cv × n_repeats`` folds, which makes
+        the choice less dependent on one partition.
     random_state
         Seed of the fold shuffling.
 
     Attributes
     ----------
     best_name_, best_estimator_, cv_scores_
-        The winner, refitted; and ``{name: [fold scores]}``.
+        The winner, refitted; and ``{name: [fold scores]}`` (``cv × n_repeats`` per name).
     """
 
     def __init__(
@@ -274,12 +342,14 @@ class UpliftSearchCV(BaseEstimator):
         scoring: Scoring | Callable[[np.ndarray, np.ndarray, np.ndarray], float] = "qini",
         k: float = 0.3,
         cv: int = 5,
+        n_repeats: int = 1,
         random_state: int | None = 0,
     ) -> None:
         self.candidates = candidates
         self.scoring = scoring
         self.k = k
         self.cv = cv
+        self.n_repeats = n_repeats
         self.random_state = random_state
 
     def _score(self, y, u, t) -> float:
@@ -297,12 +367,22 @@ class UpliftSearchCV(BaseEstimator):
         """Cross-validate every candidate on ``(X, y, treatment)``; refit the best on all of it."""
         if not self.candidates:
             raise ValueError("UpliftSearchCV needs at least one candidate")
+        if not isinstance(self.n_repeats, int | np.integer) or self.n_repeats < 1:
+            raise ValueError(f"n_repeats must be a positive integer, got {self.n_repeats!r}")
         y, t = check_treatment(X, y, treatment)
         X = _rows(X)
-        folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         strata = 2 * t + y
+        splits = [
+            split
+            for r in range(self.n_repeats)
+            for split in StratifiedKFold(
+                n_splits=self.cv,
+                shuffle=True,
+                random_state=None if self.random_state is None else self.random_state + r,
+            ).split(np.zeros(y.size), strata)
+        ]
         scores: dict[str, list[float]] = {name: [] for name in self.candidates}
-        for train, valid in folds.split(np.zeros(y.size), strata):
+        for train, valid in splits:
             for name, est in self.candidates.items():
                 model = clone(est).fit(_take(X, train), y[train], t[train])
                 scores[name].append(self._score(y[valid], model.predict(_take(X, valid)), t[valid]))

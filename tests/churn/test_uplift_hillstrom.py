@@ -12,12 +12,16 @@ from threadpoolctl import threadpool_limits
 
 from smsanalytics.uplift.hillstrom import (
     HILLSTROM_SHA256,
+    ONEHOT_FEATURES,
     evaluate_hillstrom,
     hillstrom_candidates,
+    hillstrom_model,
+    hillstrom_onehot_features,
     hillstrom_splits,
     hillstrom_uplift_data,
     load_hillstrom,
 )
+from smsanalytics.uplift.models import UpliftSearchCV
 
 
 @pytest.fixture(autouse=True)
@@ -103,4 +107,45 @@ def test_one_split_of_the_protocol_beats_random_targeting(frame):
     assert row["n_test"] == 12_808
     assert row["random_uplift_at_k"] == pytest.approx(row["ate"], abs=0.01)
     assert row["uplift_at_k"] > row["ate"] + 0.015
+    assert row["qini"] > 0.02
+
+
+def test_onehot_effect_features_are_derived_from_the_base_features(frame):
+    data = hillstrom_uplift_data(frame)
+    Z = hillstrom_onehot_features(data.X)
+    assert Z.shape == (data.X.shape[0], len(ONEHOT_FEATURES))
+    col = dict(zip(ONEHOT_FEATURES, Z.T, strict=True))
+    base = dict(zip(data.feature_names, data.X.T, strict=True))
+    segments = [f"history_segment_{i}" for i in range(2, 8)]
+    # one-hot history segments 2-7 against segment 1, consistent with the ordinal column
+    onehot = np.column_stack([col[s] for s in segments])
+    assert set(np.unique(onehot).tolist()) == {0.0, 1.0} and onehot.sum(axis=1).max() == 1
+    np.testing.assert_array_equal(onehot.sum(axis=1) == 0, base["history_segment"] == 1)
+    np.testing.assert_array_equal(col["mens_and_womens"], base["mens"] * base["womens"])
+    np.testing.assert_array_equal(col["zip_rural"], base["zip_rural"])
+
+
+def test_the_model_search_covers_the_candidates_with_repeated_folds():
+    model = hillstrom_model()
+    assert model.n_repeats == 2 and model.cv == 5 and model.scoring == "uplift_at_k"
+    assert model.k == 0.3 and set(model.candidates) == set(hillstrom_candidates())
+    assert len(model.candidates) == 14
+
+
+def test_a_reduced_protocol_on_one_split_records_the_choice_and_beats_random(frame):
+    """The protocol of ``hillstrom_model`` on split 0 with two candidates and 3 folds (fast)."""
+    data = hillstrom_uplift_data(frame)
+    candidates = hillstrom_candidates()
+    names = ("two_models_logistic", "x_learner_ridge_30000_onehot")
+    ev = evaluate_hillstrom(
+        lambda: UpliftSearchCV(
+            {n: candidates[n] for n in names}, scoring="uplift_at_k", cv=3, random_state=0
+        ),
+        data=data,
+        n_splits=1,
+        n_random=20,
+    )
+    row = ev.splits.row(0, named=True)
+    assert row["model"] in names and 0.0 < row["cv_uplift_at_k"] < 0.2
+    assert row["uplift_at_k"] > row["ate"] + 0.01
     assert row["qini"] > 0.02

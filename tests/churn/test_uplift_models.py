@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -20,6 +20,7 @@ from smsanalytics.uplift import (
     UpliftSearchCV,
     uplift_at_k,
 )
+from smsanalytics.uplift.models import XLearner
 
 
 @pytest.fixture(autouse=True)
@@ -57,8 +58,9 @@ def _interactions(X):
         TwoModels(_lr()),
         ClassTransformation(_lr()),
         SoloModel(_lr(), method="treatment_interaction"),
+        XLearner(_lr(), LinearRegression()),
     ],
-    ids=["two_models", "class_transformation", "solo_model"],
+    ids=["two_models", "class_transformation", "solo_model", "x_learner"],
 )
 def test_estimators_rank_contacts_like_the_true_uplift(model):
     X, y, t, tau = _simulate(20_000, seed=1)
@@ -90,6 +92,21 @@ def test_two_models_predicts_each_arm():
     assert p_c.mean() == pytest.approx(y[t == 0].mean(), abs=0.02)
 
 
+def test_x_learner_blends_the_arm_effect_models_by_the_treated_share():
+    X, y, t, tau = _simulate(30_000, treated_share=0.7, seed=6)
+    Xi = _interactions(X)
+    model = XLearner(_lr(), LinearRegression()).fit(Xi, y, t)
+    assert model.treated_share_ == pytest.approx(t.mean())
+    tau1 = model.effect_treatment_.predict(Xi)
+    tau0 = model.effect_control_.predict(Xi)
+    np.testing.assert_allclose(model.predict(Xi), 0.7 * tau0 + 0.3 * tau1, atol=0.01)
+    # imputed effects are on the outcome scale: the mean predicted uplift is the true mean effect
+    assert model.predict(Xi).mean() == pytest.approx(tau.mean(), abs=0.01)
+    # a separate control-arm outcome model is used when given
+    dummy = XLearner(_lr(), LinearRegression(), estimator_control=DummyClassifier()).fit(Xi, y, t)
+    assert isinstance(dummy.estimator_control_, DummyClassifier)
+
+
 def test_estimators_work_as_the_last_step_of_a_pipeline():
     X, y, t, tau = _simulate(8_000, seed=4)
     for model in (TwoModels(_lr()), ClassTransformation(_lr())):
@@ -113,6 +130,14 @@ def test_ensemble_and_search_choose_by_cross_validation_on_fit_data_only():
         set(search.cv_scores_) == {"useless", "logistic"}
         and len(search.cv_scores_["logistic"]) == 3
     )
+    repeated = UpliftSearchCV(
+        {"useless": useless, "logistic": TwoModels(_lr())}, cv=3, n_repeats=2
+    ).fit(Xi, y, t)
+    assert repeated.best_name_ == "logistic" and len(repeated.cv_scores_["logistic"]) == 6
+    # the first repetition is the single-repetition search (same folds, same scores)
+    assert repeated.cv_scores_["logistic"][:3] == search.cv_scores_["logistic"]
+    with pytest.raises(ValueError, match="n_repeats"):
+        UpliftSearchCV({"logistic": TwoModels(_lr())}, n_repeats=0).fit(Xi, y, t)
     ensemble = UpliftEnsemble([("a", TwoModels(_lr())), ("b", ClassTransformation(_lr()))]).fit(
         Xi, y, t
     )
