@@ -9,7 +9,8 @@ result.
 >>> spark = open_engine("spark", parquet_dir="data/parquet")          # doctest: +SKIP
 >>> spark.query("fct_contact_orders", as_of="2026-01-01")            # doctest: +SKIP
 
-pyspark and sqlglot (the ``spark`` extra) are imported only when the Spark engine is used.
+pyspark (the ``spark`` extra) and sqlglot are imported only when a relation is parsed or the Spark
+engine is used.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ except ImportError as _missing:  # sqlglot (the spark extra) is not installed
     def transpile(sql: str, *, params: Any, **kwargs: Any) -> str:  # type: ignore[misc]
         """Unavailable: needs sqlglot (the ``spark`` extra)."""
         raise EngineError(
-            f"transpile needs the spark extra (sqlglot): uv sync --extra spark ({_reason})"
+            f"transpile needs sqlglot (a dependency of smsanalytics): reinstall with make setup ({_reason})"
         )
 
 
