@@ -400,22 +400,9 @@ def send_plan(
                     wh.close()
         adapter.open(ledger, folder)
         try:
-            doubtful = ledger.rows("intent")
-            if doubtful:
-                for row, outcome in zip(doubtful, adapter.reconcile(doubtful), strict=True):
-                    if outcome.kind == "accepted":
-                        ledger.mark_sent(
-                            row.idempotency_key,
-                            at=now,
-                            provider_message_id=outcome.provider_message_id,
-                            status=outcome.status,
-                            scheduled_at=outcome.scheduled_at,
-                        )
-                        skipped += 1
-                    elif outcome.kind == "not_sent":
-                        ledger.mark_not_sent(
-                            row.idempotency_key, outcome.error or "not received by the gateway"
-                        )
+            # intents left by an earlier run (crash, Ctrl-C): sent by then, so not sent again
+            accepted, _ = _reconcile(ledger, adapter, now)
+            skipped += accepted
             ledger.expire(now)
             due = ledger.due(now, ahead)
             if max_messages is not None:
@@ -439,13 +426,7 @@ def send_plan(
                 done = clock().astimezone(UTC)
                 for row, outcome in zip(batch, outcomes, strict=True):
                     if outcome.kind == "accepted":
-                        ledger.mark_sent(
-                            row.idempotency_key,
-                            at=done,
-                            provider_message_id=outcome.provider_message_id,
-                            status=outcome.status,
-                            scheduled_at=outcome.scheduled_at,
-                        )
+                        _record_accepted(ledger, row.idempotency_key, outcome, done)
                         sent += 1
                     elif outcome.kind == "rejected":
                         ledger.mark_failed(
@@ -464,23 +445,9 @@ def send_plan(
                         )
                     failpoint("after_record")
             # messages that ended in doubt during this run: one more reconciliation pass
-            doubtful = ledger.rows("intent")
-            if doubtful:
-                for row, outcome in zip(doubtful, adapter.reconcile(doubtful), strict=True):
-                    if outcome.kind == "accepted":
-                        ledger.mark_sent(
-                            row.idempotency_key,
-                            at=clock(),
-                            provider_message_id=outcome.provider_message_id,
-                            status=outcome.status,
-                            scheduled_at=outcome.scheduled_at,
-                        )
-                        sent += 1
-                    elif outcome.kind == "not_sent":
-                        ledger.mark_not_sent(
-                            row.idempotency_key, outcome.error or "not received by the gateway"
-                        )
-                        failed += 1
+            accepted, not_sent = _reconcile(ledger, adapter, clock())
+            sent += accepted
+            failed += not_sent
         finally:
             adapter.close()
         synced = None
@@ -517,6 +484,38 @@ def send_plan(
     finally:
         ledger.close()
         os.close(lock)  # releases the flock (a crashed process releases it too)
+
+
+def _record_accepted(ledger: Ledger, key: str, outcome: Outcome, at: dt.datetime) -> None:
+    """``intent`` → ``sent`` for a message the gateway accepted."""
+    ledger.mark_sent(
+        key,
+        at=at,
+        provider_message_id=outcome.provider_message_id,
+        status=outcome.status,
+        scheduled_at=outcome.scheduled_at,
+    )
+
+
+def _reconcile(ledger: Ledger, adapter: SendingAdapter, at: Any) -> tuple[int, int]:
+    """Ask the gateway about every message still in ``intent``; return (accepted, not sent).
+
+    Accepted ones become ``sent``; ones the gateway never received become ``not_sent`` (due
+    again); those it cannot tell stay in ``intent`` and are never resent blindly.
+    """
+    doubtful = ledger.rows("intent")
+    accepted = not_sent = 0
+    if doubtful:
+        for row, outcome in zip(doubtful, adapter.reconcile(doubtful), strict=True):
+            if outcome.kind == "accepted":
+                _record_accepted(ledger, row.idempotency_key, outcome, at)
+                accepted += 1
+            elif outcome.kind == "not_sent":
+                ledger.mark_not_sent(
+                    row.idempotency_key, outcome.error or "not received by the gateway"
+                )
+                not_sent += 1
+    return accepted, not_sent
 
 
 def _lock(folder: Path) -> int:
