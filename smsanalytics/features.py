@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 
 from smsanalytics.warehouse import Warehouse, WarehouseError, sql_text
@@ -49,6 +50,8 @@ __all__ = [
     "order_summary",
     "query_relation",
     "send_hour_engagement",
+    "write_contact_features",
+    "write_relation",
     "zone_tables",
 ]
 
@@ -57,6 +60,7 @@ FEATURE_RELATION = "fct_contact_features"
 #: Its per-contact inputs, computed one statement at a time (see :func:`query_relation`).
 FEATURE_STAGES = (
     "agg_contact_messages",
+    "agg_contact_clicked_hours",
     "fct_contact_send_hour",
     "fct_contact_orders",
     "agg_contact_clicks",
@@ -67,7 +71,7 @@ _REF = re.compile(r"\b((?:stg|fct|agg)_[a-z0-9_]+)\b")
 _LINE_COMMENT = re.compile(r"--[^\n]*")
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
 #: Lookup tables registered per run (not SQL files): see :func:`zone_tables`.
-_ZONE_RELATIONS = ("zone_ids", "zone_offsets")
+_ZONE_RELATIONS = ("zone_ids", "zone_offsets", "zone_days")
 _BUCKET_SECONDS = 900
 #: SQL dialects: the portable files of ``sql/``, or DuckDB-specific versions in ``sql/duckdb/``.
 Dialect = Literal["portable", "duckdb"]
@@ -232,17 +236,8 @@ def zone_tables(
         When a zone has an offset that is not a multiple of 15 minutes in the range (then a
         bucket would straddle two local hours).
     """
-    valid = []
-    for zone in sorted({z for z in zones if z}):
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-        valid.append(zone)
-    zone_ids = pl.DataFrame(
-        {"zone_id": list(range(1, len(valid) + 1)), "timezone": valid},
-        schema={"zone_id": pl.Int32, "timezone": pl.String},
-    )
+    zone_ids = _zone_ids(zones)
+    valid = zone_ids["timezone"].to_list()
     schema = {
         "zone_bucket": pl.Int64,
         "zone_id": pl.Int32,
@@ -288,7 +283,134 @@ def zone_tables(
     return zone_ids, pl.concat(parts)
 
 
-def _register_zone_tables(warehouse: Warehouse, as_of: dt.datetime) -> None:
+def _zone_ids(zones: Iterable[str]) -> pl.DataFrame:
+    """``zone_id`` (Int32, from 1 in sorted order), ``timezone``: the valid IANA zones given."""
+    valid = []
+    for zone in sorted({z for z in zones if z}):
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        valid.append(zone)
+    return pl.DataFrame(
+        {"zone_id": list(range(1, len(valid) + 1)), "timezone": valid},
+        schema={"zone_id": pl.Int32, "timezone": pl.String},
+    )
+
+
+def zone_days(
+    zone_ids: pl.DataFrame, *, start: dt.datetime, end: dt.datetime
+) -> pl.DataFrame:
+    """Each zone's UTC offset per UTC day, with the second of the day at which it changes.
+
+    The compact alternative to the 15-minute table of :func:`zone_tables` (a few thousand rows
+    instead of hundreds of thousands): an instant ``t`` (epoch seconds) on UTC day ``d`` in zone
+    ``z`` has the local time ``t + offset``, where ``offset`` is ``offset_after_s`` when
+    ``t mod 86400 >= switch_second`` and ``offset_before_s`` otherwise. Exact for any offset
+    (not only multiples of 15 minutes), provided a zone changes its offset at most once per UTC
+    day (true of every IANA zone; checked).
+
+    Parameters
+    ----------
+    zone_ids
+        ``zone_id``, ``timezone`` as returned by :func:`zone_tables`.
+    start, end
+        UTC range to cover: every UTC day from ``start``'s to ``end``'s (inclusive).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``zone_day`` (Int32, ``zone_id * day_count + (utc_day - first_day)``: one dense integer
+        key), ``zone_id`` (Int32), ``utc_day`` (Int32, days since 1970-01-01),
+        ``offset_before_s``, ``switch_second``, ``offset_after_s`` (Int32; ``switch_second`` is
+        86400 on days without a change). ``first_day`` and ``day_count`` are
+        :func:`zone_day_range` ``(start, end)``.
+
+    Raises
+    ------
+    ValueError
+        When a zone changes its offset twice within one UTC day.
+    """
+    first_day, day_count = zone_day_range(start, end)
+    schema = {
+        "zone_day": pl.Int32,
+        "zone_id": pl.Int32,
+        "utc_day": pl.Int32,
+        "offset_before_s": pl.Int32,
+        "switch_second": pl.Int32,
+        "offset_after_s": pl.Int32,
+    }
+    if zone_ids.height == 0:
+        return pl.DataFrame(schema=schema)
+    origin = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    # the offset at every whole UTC hour of the range, hours 0..24 of each day (25 samples a day)
+    hours = pl.datetime_range(
+        origin + dt.timedelta(days=first_day),
+        origin + dt.timedelta(days=first_day + day_count),
+        "1h",
+        time_zone="UTC",
+        eager=True,
+    )
+    sample = np.arange(day_count)[:, None] * 24 + np.arange(25)[None, :]
+    parts = []
+    for zone_id, zone in zone_ids.select("zone_id", "timezone").iter_rows():
+        local = hours.dt.convert_time_zone(zone)
+        offset = (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_seconds()
+        per_day = offset.to_numpy()[sample]  # (day_count, 25)
+        changes = per_day[:, 1:] != per_day[:, :-1]
+        n_changes = changes.sum(axis=1)
+        if (n_changes > 1).any():
+            day = first_day + int(np.flatnonzero(n_changes > 1)[0])
+            raise ValueError(
+                f"time zone {zone!r} changes its UTC offset more than once on "
+                f"{origin + dt.timedelta(days=day):%Y-%m-%d} (UTC); local times cannot be "
+                "tabulated per day"
+            )
+        switch = np.full(day_count, 86400, dtype=np.int32)
+        tz = zoneinfo.ZoneInfo(zone)
+        for i in np.flatnonzero(n_changes == 1):  # ~2 days a year: find the exact second
+            hour = int(np.argmax(changes[i]))
+            lo = (first_day + int(i)) * 86400 + hour * 3600
+            lo_offset = per_day[i, hour]
+            hi = lo + 3600
+            while hi - lo > 1:  # invariant: offset(lo) = before, offset(hi) = after
+                mid = (lo + hi) // 2
+                if (origin + dt.timedelta(seconds=mid)).astimezone(tz).utcoffset().total_seconds() == lo_offset:  # noqa: E501
+                    lo = mid
+                else:
+                    hi = mid
+            switch[i] = hi - (first_day + int(i)) * 86400
+        parts.append(
+            pl.DataFrame(
+                {
+                    "zone_day": zone_id * day_count + np.arange(day_count),
+                    "zone_id": np.full(day_count, zone_id),
+                    "utc_day": first_day + np.arange(day_count),
+                    "offset_before_s": per_day[:, 0],
+                    "switch_second": switch,
+                    "offset_after_s": per_day[:, 24],
+                }
+            ).cast(schema)
+        )
+    return pl.concat(parts)
+
+
+def zone_day_range(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    """``(first_day, day_count)`` of :func:`zone_days`: UTC days since 1970-01-01, inclusive."""
+    first = int(normalize_as_of(start).timestamp() // 86400)
+    last = int(normalize_as_of(end).timestamp() // 86400)
+    return first, max(last - first + 1, 1)
+
+
+def _register_zone_tables(
+    warehouse: Warehouse, as_of: dt.datetime, wanted: set[str], params: dict[str, Any]
+) -> list[str]:
+    """Make the zone lookup tables in ``wanted`` readable by name; returns what to drop after.
+
+    ``zone_ids`` and ``zone_offsets`` are registered polars frames; ``zone_days`` becomes a
+    temporary table (so that DuckDB knows its size and key range when it plans the joins) and
+    fills in the ``zone_first_day`` and ``zone_day_count`` parameters of the SQL that keys it.
+    """
     con = warehouse.con
     zones = [
         r[0]
@@ -298,9 +420,27 @@ def _register_zone_tables(warehouse: Warehouse, as_of: dt.datetime) -> None:
     ]
     first = con.execute("SELECT min(sent_at) FROM messages").fetchall()[0][0]
     first = as_of if first is None else min(first, as_of)
-    zone_ids, offsets = zone_tables(zones, start=first, end=as_of)
+    if "zone_offsets" in wanted:
+        zone_ids, offsets = zone_tables(zones, start=first, end=as_of)
+        con.register("zone_offsets", offsets)
+    else:
+        zone_ids = _zone_ids(zones)
     con.register("zone_ids", zone_ids)
-    con.register("zone_offsets", offsets)
+    done = ["zone_ids", *(["zone_offsets"] if "zone_offsets" in wanted else [])]
+    if "zone_days" in wanted:
+        days = zone_days(zone_ids, start=first, end=as_of)
+        first_day, day_count = zone_day_range(first, as_of)
+        params.setdefault("zone_first_day", first_day)
+        params.setdefault("zone_day_count", day_count)
+        con.register("zone_days_frame", days)
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE zone_days AS SELECT * FROM zone_days_frame"
+            ).fetchall()
+        finally:
+            con.unregister("zone_days_frame")
+        done.append("zone_days")
+    return done
 
 
 def query_relation(
@@ -310,6 +450,7 @@ def query_relation(
     stage: Sequence[str] = (),
     dialect: Dialect = "duckdb",
     timings: dict[str, float] | None = None,
+    order_by: Sequence[str] = (),
     **params: Any,
 ) -> pl.DataFrame:
     """Run relation ``name`` (compiled with :func:`compile_relation`) and return a polars frame.
@@ -342,9 +483,62 @@ def query_relation(
         ``message_id_max`` are filled in here. ``"portable"`` runs the standard SQL only.
     timings
         When given, filled with the seconds each step took (for benchmarks).
+    order_by
+        Columns to sort the result by (in SQL).
     **params
         The relations' ``$name`` parameters. ``as_of`` may be a date, datetime or ISO string.
     """
+    result = _run_relation(
+        warehouse, name, stage=stage, dialect=dialect, timings=timings, order_by=order_by,
+        out=None, params=params,
+    )
+    assert isinstance(result, pl.DataFrame)
+    return result
+
+
+def write_relation(
+    warehouse: Warehouse,
+    name: str,
+    path: str | Path,
+    *,
+    stage: Sequence[str] = (),
+    dialect: Dialect = "duckdb",
+    timings: dict[str, float] | None = None,
+    order_by: Sequence[str] = (),
+    **params: Any,
+) -> Path:
+    """Run relation ``name`` like :func:`query_relation`, writing the result to a Parquet file.
+
+    DuckDB writes the rows straight from the query (zstd), never collecting them in Python: for
+    results larger than memory (DuckDB streams, and spills to its temporary directory). The file
+    appears complete or not at all (written beside it, then renamed); its folder must exist.
+    The parameters are those of :func:`query_relation`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    result = _run_relation(
+        warehouse, name, stage=stage, dialect=dialect, timings=timings, order_by=order_by,
+        out=Path(path), params=params,
+    )
+    assert isinstance(result, Path)
+    return result
+
+
+def _run_relation(
+    warehouse: Warehouse,
+    name: str,
+    *,
+    stage: Sequence[str],
+    dialect: Dialect,
+    timings: dict[str, float] | None,
+    order_by: Sequence[str],
+    out: Path | None,
+    params: dict[str, Any],
+) -> pl.DataFrame | Path:
+    """:func:`query_relation` (``out`` None) and :func:`write_relation` (``out`` a path)."""
     if "as_of" in params:
         params["as_of"] = normalize_as_of(params["as_of"])
     con = warehouse.con
@@ -361,15 +555,20 @@ def query_relation(
     sqls = [
         compile_relation(rel, external=steps[:i], dialect=dialect) for i, rel in enumerate(steps)
     ]
-    needs_zones = any(
-        re.search(rf"\b{z}\b", _LINE_COMMENT.sub("", sql)) for sql in sqls for z in _ZONE_RELATIONS
-    )
+    wanted_zones = {
+        z
+        for sql in sqls
+        for z in _ZONE_RELATIONS
+        if re.search(rf"\b{z}\b", _LINE_COMMENT.sub("", sql))
+    }
+    needs_zones = bool(wanted_zones)
     if needs_zones and "as_of" not in params:
         raise WarehouseError(f"relation {name!r} needs the as_of parameter")
     previous = con.execute("SELECT current_setting('perfect_ht_threshold')").fetchall()[0][0]
     lo, hi = con.execute("SELECT min(contact_id), max(contact_id) FROM contacts").fetchall()[0]
     bits = max(int(hi - lo + 2).bit_length(), 12) if lo is not None else 12
-    registered, staged = False, []
+    registered: list[str] = []
+    staged: list[str] = []
     clock = time.perf_counter()
 
     def lap(step: str) -> None:
@@ -383,24 +582,46 @@ def query_relation(
         if bits <= _MAX_PERFECT_HASH_BITS:
             con.execute(f"SET perfect_ht_threshold = {bits}").fetchall()
         if needs_zones:
-            _register_zone_tables(warehouse, params["as_of"])
-            registered = True
+            registered = _register_zone_tables(warehouse, params["as_of"], wanted_zones, params)
             lap("zone_tables")
         for rel, sql in zip(steps[:-1], sqls[:-1], strict=True):
             bound = _bind_params(sql, params)
             con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS {sql}", bound).fetchall()
             staged.append(rel)
             lap(rel)
-        result = con.sql(sqls[-1], params=_bind_params(sqls[-1], params)).pl()
+        final = sqls[-1]
+        if order_by:
+            final = f"SELECT * FROM ({final}) ORDER BY {', '.join(order_by)}"
+        bound = _bind_params(final, params)
+        if out is None:
+            result = con.sql(final, params=bound).pl()
+            lap(name)
+            return result
+        path = out
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            con.execute(
+                f"COPY ({final}) TO '{_sql_string(tmp)}' (FORMAT parquet, COMPRESSION zstd)", bound
+            ).fetchall()
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         lap(name)
-        return result
+        return path
     finally:
         for rel in staged:
             con.execute(f"DROP TABLE IF EXISTS temp.{rel}").fetchall()
         con.execute(f"SET perfect_ht_threshold = {int(previous)}").fetchall()
-        if registered:
-            for z in _ZONE_RELATIONS:
+        for z in registered:
+            if z == "zone_days":
+                con.execute("DROP TABLE IF EXISTS temp.zone_days").fetchall()
+            else:
                 con.unregister(z)
+
+
+def _sql_string(path: Path) -> str:
+    """``path`` as the body of a SQL string literal (quotes doubled)."""
+    return str(path).replace("'", "''")
 
 
 def _bind_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -447,9 +668,58 @@ def contact_features(
         and the best local send hour so far (``best_local_hour``, ``best_local_hour_sends``,
         ``best_local_hour_click_rate``). Never a phone number.
     """
+    if getattr(warehouse, "engine", "duckdb") != "duckdb":  # Warehouse(engine="spark")
+        # The portable relation on the engine, typed as DuckDB types it (docs/scale-out.md).
+        return warehouse.query(FEATURE_RELATION, as_of=normalize_as_of(as_of)).sort("contact_id")
     return query_relation(
-        warehouse, FEATURE_RELATION, stage=FEATURE_STAGES, timings=timings, as_of=as_of
-    ).sort("contact_id")
+        warehouse,
+        FEATURE_RELATION,
+        stage=FEATURE_STAGES,
+        timings=timings,
+        order_by=("contact_id",),
+        as_of=as_of,
+    )
+
+
+def write_contact_features(
+    warehouse: Warehouse,
+    path: str | Path,
+    *,
+    as_of: str | dt.date | dt.datetime,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """Write the per-contact feature table at ``as_of`` to a Parquet file, without collecting it.
+
+    The same table as :func:`contact_features` (same columns and types, sorted by
+    ``contact_id``), written by DuckDB straight from the query: the way to build features for
+    bases whose feature table does not fit in memory (10M contacts is ~3 GB as a polars frame),
+    and the fastest way to hand them to another job. The file is replaced atomically.
+
+    Parameters
+    ----------
+    warehouse
+        Warehouse holding the canonical tables.
+    path
+        Parquet file to write (its folder must exist).
+    as_of
+        Instant the features describe (exclusive). A date means midnight UTC.
+    timings
+        When given, filled with the seconds of each step (see :func:`query_relation`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    return write_relation(
+        warehouse,
+        FEATURE_RELATION,
+        path,
+        stage=FEATURE_STAGES,
+        timings=timings,
+        order_by=("contact_id",),
+        as_of=as_of,
+    )
 
 
 def order_summary(warehouse: Warehouse, *, as_of: str | dt.date | dt.datetime) -> pl.DataFrame:

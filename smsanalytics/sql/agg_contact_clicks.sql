@@ -13,7 +13,7 @@ WITH per_message AS (
 )
 SELECT
     contact_id,
-    sum(n_clicks) AS n_clicks,
+    CAST(sum(n_clicks) AS BIGINT) AS n_clicks,
     count(*) AS n_clicked_messages,
     max(last_click_at) AS last_click_at
 FROM per_message

@@ -8,13 +8,11 @@
 -- A (contact, hour) pair is keyed as contact_id * 24 + local_hour: one integer join key.
 WITH clicked_pairs AS (
     SELECT
-        s.contact_id * 24 + s.local_hour AS pair,
-        min(s.contact_id) AS contact_id,
-        min(s.local_hour) AS local_hour,
-        count(*) AS clicked_messages
-    FROM stg_message_local_time AS s
-    WHERE s.is_clicked
-    GROUP BY s.contact_id * 24 + s.local_hour
+        c.contact_id * 24 + c.local_hour AS pair,
+        c.contact_id,
+        c.local_hour,
+        c.clicked_messages
+    FROM agg_contact_clicked_hours AS c
 ),
 pair_sends AS (
     SELECT s.contact_id * 24 + s.local_hour AS pair, count(*) AS sends

@@ -1,41 +1,45 @@
 -- fct_contact_send_hour, DuckDB dialect: same result as ../fct_contact_send_hour.sql.
 -- Why a DuckDB version: the portable version counts the sends of the clicked (contact, hour) pairs
 -- with a hash join of every message (21 million at a million contacts) against the ~0.9 million
--- clicked pairs. Here the clicked pairs become bitmaps (bitstring_agg) per block of 65,536
--- consecutive pair keys (pair = contact_id * 24 + local_hour), joined to each message on its
--- block number (a build side of a few hundred rows) and tested with get_bit; the rest (counting,
--- ranking) is the portable query. The in-block offset is taken modulo 65,536 the floor way, so
--- negative contact ids would work too. See duckdb/agg_contact_messages.sql for why blocks and not
--- one bitmap.
+-- clicked pairs. Here each contact's clicked hours become a 24-bit mask (bit_or of 1 << hour,
+-- from the staged agg_contact_clicked_hours); the messages of contacts with a click are joined
+-- to that mask on contact_id (a dense key: DuckDB indexes it like an array), get their local hour
+-- from `zone_days` (as in duckdb/stg_message_local_time.sql) and are kept when the bit of their
+-- local hour is set. The ranking is the portable one.
 -- Tested equal to the portable version (tests/segments/test_features_dialects.py).
-WITH clicked_pairs AS (
+WITH masks AS (
     SELECT
-        s.contact_id * 24 + s.local_hour AS pair,
-        min(s.contact_id) AS contact_id,
-        min(s.local_hour) AS local_hour,
-        count(*) AS clicked_messages
-    FROM stg_message_local_time AS s
-    WHERE s.is_clicked
-    GROUP BY s.contact_id * 24 + s.local_hour
+        c.contact_id,
+        min(cz.zone_id) AS zone_id,
+        CAST(bit_or(CAST(1 AS INTEGER) << c.local_hour) AS INTEGER) AS hours
+    FROM agg_contact_clicked_hours AS c
+    JOIN stg_contact_zones AS cz ON cz.contact_id = c.contact_id
+    GROUP BY c.contact_id
 ),
-pair_bits AS (
+sends AS (
+    SELECT m.contact_id, k.zone_id, k.hours, epoch_us(m.sent_at) // 1000000 AS utc_s
+    FROM messages AS m
+    JOIN masks AS k ON k.contact_id = m.contact_id
+    WHERE m.sent_at < CAST($as_of AS TIMESTAMPTZ)
+),
+local_hours AS (
     SELECT
-        (pair - ((pair % 65536 + 65536) % 65536)) // 65536 AS block,
-        bitstring_agg(CAST((pair % 65536 + 65536) % 65536 AS INTEGER), 0, 65535) AS bits
-    FROM clicked_pairs
-    GROUP BY (pair - ((pair % 65536 + 65536) % 65536)) // 65536
-),
-keyed AS (
-    SELECT s.contact_id * 24 + s.local_hour AS pair
-    FROM stg_message_local_time AS s
+        s.contact_id,
+        s.hours,
+        CAST((s.utc_s + CASE
+            WHEN s.utc_s % 86400 >= zd.switch_second THEN zd.offset_after_s
+            ELSE zd.offset_before_s
+        END) // 3600 % 24 AS TINYINT) AS local_hour
+    FROM sends AS s
+    JOIN zone_days AS zd
+        ON zd.zone_day = CAST(s.zone_id * $zone_day_count + s.utc_s // 86400 - $zone_first_day
+                              AS INTEGER)
 ),
 pair_sends AS (
-    SELECT k.pair, count(*) AS sends
-    FROM keyed AS k
-    JOIN pair_bits AS b
-        ON b.block = (k.pair - ((k.pair % 65536 + 65536) % 65536)) // 65536
-    WHERE get_bit(b.bits, CAST((k.pair % 65536 + 65536) % 65536 AS INTEGER)) = 1
-    GROUP BY k.pair
+    SELECT contact_id, local_hour, count(*) AS sends
+    FROM local_hours
+    WHERE (hours >> local_hour) & 1 = 1
+    GROUP BY contact_id, local_hour
 ),
 ranked AS (
     SELECT
@@ -48,8 +52,8 @@ ranked AS (
             ORDER BY CAST(p.clicked_messages AS DOUBLE) / n.sends DESC,
                      p.clicked_messages DESC, n.sends DESC, p.local_hour
         ) AS rn
-    FROM clicked_pairs AS p
-    JOIN pair_sends AS n ON n.pair = p.pair
+    FROM agg_contact_clicked_hours AS p
+    JOIN pair_sends AS n ON n.contact_id = p.contact_id AND n.local_hour = p.local_hour
 )
 SELECT
     contact_id,
