@@ -330,17 +330,18 @@ def _run_facts_relation(
         )
     con = warehouse.con
     params = {"start": start, "end": end, "as_of": as_of}
-    first, last = con.execute(
-        "SELECT min(sent_at), max(sent_at) FROM messages WHERE sent_at >= $start "
-        "AND sent_at < $end AND sent_at < $as_of",
-        params,
-    ).fetchall()[0]
-    zones = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL"
-        ).fetchall()
-    ]
+    span = (
+        "SELECT min(sent_at) AS first_sent_at, max(sent_at) AS last_sent_at FROM messages "
+        "WHERE sent_at >= $start AND sent_at < $end AND sent_at < $as_of"
+    )
+    zones_sql = "SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL"
+    on_spark = getattr(warehouse, "engine", "duckdb") == "spark"
+    if on_spark:  # Warehouse(engine="spark"): the lookups are sized and the relation run there
+        first, last = warehouse.spark_engine.sql(span, **params).row(0)
+        zones = warehouse.spark_engine.sql(zones_sql)["timezone"].to_list()
+    else:
+        first, last = con.execute(span, params).fetchall()[0]
+        zones = [r[0] for r in con.execute(zones_sql).fetchall()]
     if first is None:
         first = last = start
     zone_ids, zone_offsets = zone_tables(zones, start=first, end=last + dt.timedelta(minutes=15))
@@ -350,17 +351,20 @@ def _run_facts_relation(
         "campaign_segments": _check_segments(segments),
         "campaign_prices": _prices(settings),
     }
+    run = {
+        **params,
+        "campaign_id": campaign_id or None,
+        "click_days": attribution.click_days,
+        "delivery_days": attribution.delivery_days,
+        "optout_days": attribution.optout_days,
+    }
+    if on_spark:
+        with warehouse.registered(**registered):
+            return warehouse.query(name, **run)
     for key, frame in registered.items():
         con.register(key, frame)
     try:
-        return warehouse.sql(
-            _compile(name),
-            **params,
-            campaign_id=campaign_id or None,
-            click_days=attribution.click_days,
-            delivery_days=attribution.delivery_days,
-            optout_days=attribution.optout_days,
-        )
+        return warehouse.sql(_compile(name), **run)
     finally:
         for key in registered:
             con.unregister(key)

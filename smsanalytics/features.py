@@ -455,9 +455,13 @@ def query_relation(
 ) -> pl.DataFrame:
     """Run relation ``name`` (compiled with :func:`compile_relation`) and return a polars frame.
 
-    When the relation needs the time-zone lookup tables (``zone_ids``, ``zone_offsets``), they
-    are built for the contacts' zones and the messages' date range up to ``as_of`` and registered
-    on the warehouse connection for the duration of the query.
+    When the relation needs the time-zone lookup tables (``zone_ids``, ``zone_offsets``,
+    ``zone_days``), they are built for the contacts' zones and the messages' date range up to
+    ``as_of`` and registered on the warehouse connection for the duration of the query.
+
+    On ``Warehouse(engine="spark")`` the portable relation runs on Spark instead
+    (:meth:`~smsanalytics.warehouse.Warehouse.query`); ``stage``, ``dialect`` and ``timings``
+    are DuckDB matters and are ignored there.
 
     Relations listed in ``stage`` are computed first, one statement each, into temporary tables
     that the following statements read by name (dropped at the end). The result is the same; the
@@ -512,7 +516,9 @@ def write_relation(
     DuckDB writes the rows straight from the query (zstd), never collecting them in Python: for
     results larger than memory (DuckDB streams, and spills to its temporary directory). The file
     appears complete or not at all (written beside it, then renamed); its folder must exist.
-    The parameters are those of :func:`query_relation`.
+    The parameters are those of :func:`query_relation`. On ``Warehouse(engine="spark")`` the
+    relation runs on Spark and ``path`` becomes a folder of part files
+    (:meth:`~smsanalytics.warehouse.Warehouse.write_relation`).
 
     Returns
     -------
@@ -541,6 +547,14 @@ def _run_relation(
     """:func:`query_relation` (``out`` None) and :func:`write_relation` (``out`` a path)."""
     if "as_of" in params:
         params["as_of"] = normalize_as_of(params["as_of"])
+    if getattr(warehouse, "engine", "duckdb") != "duckdb":
+        # Warehouse(engine="spark"): the portable relation runs on the engine, typed as DuckDB
+        # types it (docs/scale-out.md); staging and DuckDB dialects do not apply there.
+        if out is not None:
+            warehouse.write_relation(name, out, overwrite=True, **params)
+            return out
+        result = warehouse.query(name, **params)
+        return result.sort(list(order_by)) if order_by else result
     con = warehouse.con
     if dialect == "duckdb":
         lo_id, hi_id = con.execute(
@@ -668,9 +682,6 @@ def contact_features(
         and the best local send hour so far (``best_local_hour``, ``best_local_hour_sends``,
         ``best_local_hour_click_rate``). Never a phone number.
     """
-    if getattr(warehouse, "engine", "duckdb") != "duckdb":  # Warehouse(engine="spark")
-        # The portable relation on the engine, typed as DuckDB types it (docs/scale-out.md).
-        return warehouse.query(FEATURE_RELATION, as_of=normalize_as_of(as_of)).sort("contact_id")
     return query_relation(
         warehouse,
         FEATURE_RELATION,

@@ -28,6 +28,8 @@ __all__ = ["Settings", "SettingsError", "load_settings", "project_root", "DEFAUL
 
 ENV_PREFIX = "SMSANALYTICS_"
 CONFIG_FILE = "smsanalytics.toml"
+#: Values of the ``engine`` setting (as :data:`smsanalytics.engines.ENGINES`, which imports more).
+ENGINES = ("duckdb", "spark")
 
 #: Example prices per SMS segment in the settings' currency (EUR), by ISO country, for cost
 #: estimates only; set your provider's prices in ``smsanalytics.toml``.
@@ -73,6 +75,12 @@ class Settings:
         Price of one SMS segment by ISO country, with a ``default`` entry for the others.
     compliance_rules
         Optional path to a compliance rules file (quiet hours, caps) overriding the shipped one.
+    engine
+        What runs the SQL relations of the verbs that build features and segments: ``duckdb``
+        (the warehouse file, default) or ``spark`` (``docs/scale-out.md``).
+    parquet_dir
+        With ``engine = "spark"``: folder or URI (``s3a://…``) holding ``<table>.parquet`` for
+        each canonical table. Default: none, the warehouse's tables are exported next to it.
     """
 
     warehouse_path: Path = Path("data/demo/warehouse.duckdb")
@@ -81,6 +89,8 @@ class Settings:
     currency: str = "EUR"
     price_per_segment: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     compliance_rules: Path | None = None
+    engine: str = "duckdb"
+    parquet_dir: str | None = None
     #: Where each value came from (``default``, the file path, ``env``, ``cli``), for messages.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -126,6 +136,8 @@ class Settings:
                 )
         if self.compliance_rules is not None and not Path(self.compliance_rules).is_file():
             raise bad("compliance_rules", f"file {str(self.compliance_rules)!r} does not exist")
+        if self.engine not in ENGINES:
+            raise bad("engine", f"{self.engine!r} is not an engine; use one of {list(ENGINES)}")
         if self.warehouse_path.suffix not in {".duckdb", ".db"}:
             raise bad(
                 "warehouse_path",
@@ -155,6 +167,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return {str(k): float(v) for k, v in value.items()}
         if name in {"default_region", "currency"}:
             return str(value).strip().upper()
+        if name == "engine":
+            return str(value).strip().lower()
+        if name == "parquet_dir":  # a local folder or a URI (kept as text: s3a://… is no Path)
+            return os.fspath(value).strip() or None
         return str(value).strip()
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name!r} (from {source}): cannot read {value!r}: {exc}") from None
@@ -237,4 +253,7 @@ def load_settings(
     settings = settings.with_overrides("cli", **overrides).validate()
     if not settings.warehouse_path.is_absolute():
         settings = dataclasses.replace(settings, warehouse_path=root / settings.warehouse_path)
+    folder = settings.parquet_dir
+    if folder is not None and "://" not in folder and not Path(folder).is_absolute():
+        settings = dataclasses.replace(settings, parquet_dir=str(root / folder))
     return settings

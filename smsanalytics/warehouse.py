@@ -6,24 +6,38 @@
 >>> wh.counts()["contacts"]
 0
 >>> wh.close()
+
+With ``engine="spark"`` the SQL relations (:meth:`Warehouse.query`,
+:meth:`Warehouse.write_relation`) run on Apache Spark over the canonical tables as Parquet; the
+DuckDB file stays the store of record (loads, quarantine, ledger). See ``docs/scale-out.md``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
+import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from smsanalytics import schemas
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from smsanalytics.engines.spark import SparkEngine
 
 __all__ = ["Warehouse", "WarehouseError", "LoadResult", "sha256_file", "sql_text"]
 
@@ -109,6 +123,33 @@ def _bind(sql: str, params: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {k: params[k] for k in wanted}
 
 
+#: File written next to an export of the canonical tables for Spark, identifying the state of
+#: the DuckDB file it was taken from (see :meth:`Warehouse.spark_engine`).
+_EXPORT_MARKER = "_smsanalytics_export.json"
+#: Lookup tables of local hours per time zone (:func:`smsanalytics.engines.zone_lookups`) that
+#: :meth:`Warehouse.query` builds for a relation's ``$as_of`` when it reads them.
+_ZONE_LOOKUPS = ("zone_ids", "zone_offsets")
+
+
+def _check_engine(engine: str) -> str:
+    """``engine`` when it names an engine that can run here; else a clear error."""
+    if engine == "duckdb":
+        return engine
+    from smsanalytics.engines import ENGINES
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        from smsanalytics.engines.errors import EngineError
+
+        raise EngineError(
+            "engine='spark' needs pyspark, which is not installed: install the spark extra "
+            "(uv sync --extra spark, or pip install 'smsanalytics[spark]') and a Java 17 or 21 "
+            "runtime, or use engine='duckdb'"
+        )
+    return engine
+
+
 class Warehouse:
     """A DuckDB file holding the canonical tables of :mod:`smsanalytics.schemas`.
 
@@ -120,6 +161,24 @@ class Warehouse:
         Open without write access (several readers may share the file).
     threads, memory_limit
         Optional DuckDB resource limits (``memory_limit="4GB"``); DuckDB spills to disk beyond it.
+    engine
+        What runs the SQL relations of :meth:`query` and :meth:`write_relation` (and the
+        functions built on them, such as :func:`smsanalytics.features.contact_features`):
+        ``"duckdb"`` (default) this file; ``"spark"`` a
+        :class:`~smsanalytics.engines.SparkEngine` over the canonical tables as Parquet, opened
+        on first use. Any other name raises ``ValueError``; ``"spark"`` without pyspark raises
+        :class:`~smsanalytics.engines.EngineError`. Loads, the quarantine, the sending ledger
+        and :meth:`sql` always use the DuckDB file, the store of record.
+    parquet_dir
+        With ``engine="spark"``: folder or URI holding ``<table>.parquet`` for each canonical
+        table (e.g. written by your lakehouse jobs), read as it is. Default: the canonical tables
+        of this file are exported on first use (again after a :meth:`load`; not when the export
+        there is of the file as it is) to :attr:`parquet_dir`: ``<file stem>_parquet/`` next to
+        the DuckDB file (a temporary folder, removed by :meth:`close`, for ``":memory:"``).
+    spark
+        With ``engine="spark"``: the SparkSession to run on. Default: the active session if there
+        is one (a notebook on a cluster), else a local one
+        (:func:`~smsanalytics.engines.local_spark_session`), stopped by :meth:`close`.
 
     Notes
     -----
@@ -134,7 +193,17 @@ class Warehouse:
         read_only: bool = False,
         threads: int | None = None,
         memory_limit: str | None = None,
+        engine: str = "duckdb",
+        parquet_dir: str | os.PathLike[str] | None = None,
+        spark: SparkSession | None = None,
     ) -> None:
+        self.engine = _check_engine(engine)  # before connecting: a bad name leaves nothing open
+        self._parquet_dir = os.fspath(parquet_dir) if parquet_dir is not None else None
+        self._spark = spark
+        self._spark_engine: SparkEngine | None = None
+        self._owned_session: SparkSession | None = None  # a local session started here
+        self._temporary_dir: str | None = None  # export folder of a ":memory:" warehouse
+        self._parquet_stale = False  # canonical tables loaded since the export
         self.path = Path(path) if str(path) != ":memory:" else None
         if self.path is not None and not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +235,20 @@ class Warehouse:
         return self
 
     def close(self) -> None:
-        """Close the connection."""
-        self.con.close()
+        """Close the connection (and the Spark engine: its views, a session started here, a
+        temporary export folder)."""
+        try:
+            if self._spark_engine is not None:
+                engine, self._spark_engine = self._spark_engine, None
+                engine.close()
+            if self._owned_session is not None:
+                session, self._owned_session = self._owned_session, None
+                session.stop()
+        finally:
+            if self._temporary_dir is not None:
+                shutil.rmtree(self._temporary_dir, ignore_errors=True)
+                self._temporary_dir = None
+            self.con.close()
 
     def __enter__(self) -> Warehouse:
         return self
@@ -176,7 +257,8 @@ class Warehouse:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Warehouse({str(self.path) if self.path else ':memory:'!r})"
+        engine = f", engine={self.engine!r}" if self.engine != "duckdb" else ""
+        return f"Warehouse({str(self.path) if self.path else ':memory:'!r}{engine})"
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -205,11 +287,21 @@ class Warehouse:
 
     # -- reading --------------------------------------------------------------------------
     def sql(self, sql: str, **params: Any) -> pl.DataFrame:
-        """Run a SQL statement with ``$name`` parameters and return a polars frame."""
+        """Run a SQL statement with ``$name`` parameters and return a polars frame.
+
+        Always on the DuckDB file, whatever the ``engine`` (for SQL on Spark:
+        ``warehouse.spark_engine.sql(text, **params)``).
+        """
         return self.con.sql(sql, params=_bind(sql, params, "<inline>")).pl()
 
     def query(self, name: str, **params: Any) -> pl.DataFrame:
         """Run the relation ``smsanalytics/sql/{name}.sql`` with named parameters.
+
+        On ``engine="spark"`` the relation runs on the Spark engine and the collected frame is
+        given the column types DuckDB gives the same relation (DuckDB sums integers into
+        ``HUGEINT``, read as ``Decimal(38, 0)``, where Spark keeps ``BIGINT``), so the result is
+        the same frame on either engine. For results too large to collect, use
+        :meth:`write_relation`.
 
         Parameters
         ----------
@@ -222,11 +314,290 @@ class Warehouse:
         Returns
         -------
         polars.DataFrame
+
+        Notes
+        -----
+        A relation reading the time-zone lookup tables ``zone_ids`` and ``zone_offsets``
+        (``fct_contact_features``, ``agg_contact_send_hour`` …) gets them built for its
+        ``$as_of`` (:func:`smsanalytics.engines.zone_lookups`) unless they are registered
+        (:meth:`registered`). Other lookup tables (``campaign_segments`` …) must be registered.
         """
         from smsanalytics.engines.relations import relation_sql
 
         sql = relation_sql(name)  # the relations it reads are inlined as CTEs
-        return self.con.sql(sql, params=_bind(sql, params, name)).pl()
+        bound = _bind(sql, params, name)
+        with self._zone_lookups(sql, name, params):
+            if self.engine == "spark":
+                return self._like_duckdb(self.spark_engine.query(name, **params), sql, bound)
+            return self.con.sql(sql, params=bound).pl()
+
+    def write_relation(
+        self, name: str, path: str | os.PathLike[str], *, overwrite: bool = False, **params: Any
+    ) -> str:
+        """Run relation ``name`` and write it as Parquet instead of collecting it (large outputs).
+
+        DuckDB streams the result into ``path/part-00000.parquet`` (written next to ``path`` and
+        renamed when complete); Spark's executors write a folder of part files, also to URIs
+        (``s3a://…``). Either way timestamps are UTC microseconds, and read back with
+        ``polars.scan_parquet(f"{path}/*.parquet")``. DuckDB's ``HUGEINT`` sums are written as
+        ``BIGINT``, as Spark writes them.
+
+        Parameters
+        ----------
+        name
+            Relation, as in :meth:`query` (zone lookup tables are built the same way).
+        path
+            Folder to write.
+        overwrite
+            Replace ``path`` when it exists (default: raise).
+        **params
+            The relation's parameters.
+
+        Returns
+        -------
+        str
+            ``path``.
+
+        Raises
+        ------
+        WarehouseError
+            When ``path`` exists and ``overwrite`` is false, or a parameter is missing or unknown.
+        """
+        from smsanalytics.engines.relations import relation_sql
+
+        sql = relation_sql(name)
+        bound = _bind(sql, params, name)
+        out = os.fspath(path)
+        local = "://" not in out
+        if local and os.path.lexists(out) and not overwrite:
+            raise WarehouseError(
+                f"cannot write relation {name!r} to {out}: it exists; pass overwrite=True to "
+                "replace it"
+            )
+        with self._zone_lookups(sql, name, params):
+            if self.engine == "spark":
+                return self.spark_engine.query_to_parquet(name, out, overwrite=overwrite, **params)
+            if not local:
+                raise WarehouseError(
+                    f"the duckdb engine writes relations to local folders, not {out!r}; use "
+                    "engine='spark' for URIs"
+                )
+            return self._write_parquet(sql, bound, Path(out))
+
+    def _write_parquet(self, sql: str, bound: dict[str, Any], target: Path) -> str:
+        relation = self.con.sql(sql, params=bound)  # binds only: the types, without running it
+        types = zip(relation.columns, relation.types, strict=True)
+        huge = {c for c, t in types if str(t) in ("HUGEINT", "UHUGEINT")}
+        if huge:
+            casts = ", ".join(f"CAST({_quote(c)} AS BIGINT) AS {_quote(c)}" for c in sorted(huge))
+            sql = f"SELECT * REPLACE ({casts}) FROM (\n{sql}\n)"
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        try:
+            self.con.sql(sql, params=bound).write_parquet(
+                str(partial / "part-00000.parquet"), compression="zstd"
+            )
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif os.path.lexists(target):
+                target.unlink()
+            os.replace(partial, target)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return str(target)
+
+    @contextmanager
+    def registered(self, **frames: pl.DataFrame) -> Iterator[Warehouse]:
+        """Register small per-run lookup tables (``campaign_segments``, ``zone_offsets`` …) by
+        name for the relations run inside a ``with`` block: on the DuckDB connection and, with
+        ``engine="spark"``, on the Spark engine (which broadcasts them)."""
+        engine = self.spark_engine if self.engine == "spark" else None
+        on_duckdb: list[str] = []
+        on_spark: list[str] = []
+        try:
+            for name, frame in frames.items():
+                self.con.register(name, frame)
+                on_duckdb.append(name)
+                if engine is not None:
+                    engine.register(name, frame)
+                    on_spark.append(name)
+            yield self
+        finally:
+            for name in on_spark:
+                assert engine is not None
+                engine.unregister(name)
+            for name in on_duckdb:
+                self.con.unregister(name)
+
+    # -- the Spark engine -----------------------------------------------------------------
+    @property
+    def parquet_dir(self) -> str | None:
+        """Where the Spark engine reads the canonical tables (``None`` with ``engine="duckdb"``):
+        the ``parquet_dir`` given, else ``<file stem>_parquet/`` next to the DuckDB file (a
+        temporary folder for ``":memory:"``), where they are exported on first use."""
+        if self._parquet_dir is not None:
+            return self._parquet_dir
+        if self.engine != "spark":
+            return None
+        if self.path is not None:
+            return str(self.path.with_name(f"{self.path.stem}_parquet"))
+        if self._temporary_dir is None:
+            self._temporary_dir = tempfile.mkdtemp(prefix="smsanalytics-parquet-")
+        return self._temporary_dir
+
+    @property
+    def spark_engine(self) -> SparkEngine:
+        """The :class:`~smsanalytics.engines.SparkEngine` that runs the relations of a warehouse
+        opened with ``engine="spark"``, opened on first use: without a ``parquet_dir``, the
+        canonical tables are first exported to :attr:`parquet_dir` (with
+        :func:`~smsanalytics.engines.export_parquet`), unless the export there was taken from
+        the file as it is now (same size and modification time); again after a :meth:`load`.
+
+        Raises
+        ------
+        EngineError
+            With ``engine="duckdb"``, or when the export or the Spark session fails.
+        """
+        from smsanalytics.engines.errors import EngineError
+
+        if self.engine != "spark":
+            raise EngineError(
+                f"{self!r} runs its relations on DuckDB; open it with engine='spark' to use Spark"
+            )
+        if self._spark_engine is None:
+            from smsanalytics.engines import open_engine
+
+            session = self._session()
+            folder = self.parquet_dir
+            assert folder is not None
+            if self._parquet_dir is None:
+                self._export(folder, force=False)
+            self._spark_engine = open_engine("spark", parquet_dir=folder, spark=session)
+        elif self._parquet_stale:
+            self.refresh_engine()
+        return self._spark_engine
+
+    def refresh_engine(self) -> None:
+        """Export the canonical tables again (when no ``parquet_dir`` was given) and make the
+        Spark engine re-read them; a no-op before the engine is opened."""
+        if self._spark_engine is None:
+            return
+        if self._parquet_dir is None:
+            folder = self.parquet_dir
+            assert folder is not None
+            self._export(folder, force=True)
+        self._spark_engine.refresh()
+
+    def _export(self, folder: str, *, force: bool) -> None:
+        """Export the canonical tables to ``folder`` for Spark, unless (``force`` false) the
+        export there is of this file as it is now (same size and modification time of the file
+        and its WAL): repeated runs, and several readers, then share one export instead of
+        rewriting files another reader may be reading."""
+        from smsanalytics.engines.errors import EngineError
+        from smsanalytics.engines.parquet import export_parquet
+
+        marker = Path(folder) / _EXPORT_MARKER
+        stamp = self._file_stamp()  # taken first: a change during the export invalidates it
+        if not force and stamp is not None and marker.is_file():
+            try:
+                current = json.loads(marker.read_text(encoding="utf-8")) == stamp
+            except (OSError, ValueError):
+                current = False
+            tables = (Path(folder) / f"{t.name}.parquet" for t in schemas.CANONICAL_TABLES)
+            if current and all(p.exists() for p in tables):
+                self._parquet_stale = False
+                return
+        try:
+            marker.unlink(missing_ok=True)
+            export_parquet(self, folder)
+            if stamp is not None:
+                partial = marker.with_name(marker.name + ".partial")
+                partial.write_text(json.dumps(stamp), encoding="utf-8")
+                os.replace(partial, marker)
+        except (duckdb.Error, OSError) as exc:
+            raise EngineError(
+                f"cannot export the canonical tables of {self!r} to {folder} for Spark: {exc}; "
+                "pass parquet_dir= a writable folder (or one holding the tables)"
+            ) from exc
+        self._parquet_stale = False
+
+    def _file_stamp(self) -> dict[str, Any] | None:
+        if self.path is None:
+            return None
+
+        def stat(path: Path) -> list[int] | None:
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return None
+            return [st.st_mtime_ns, st.st_size]
+
+        wal = self.path.with_name(self.path.name + ".wal")
+        return {"warehouse": str(self.path.resolve()), "file": stat(self.path), "wal": stat(wal)}
+
+    def _session(self) -> SparkSession:
+        if self._spark is None:
+            from pyspark.sql import SparkSession
+
+            self._spark = SparkSession.getActiveSession()
+            if self._spark is None:
+                from smsanalytics.engines.spark import local_spark_session
+
+                self._spark = self._owned_session = local_spark_session()
+        return self._spark
+
+    def _runner(self) -> Any:
+        """What runs SQL on the current engine (``sql(text, **params)``)."""
+        return self.spark_engine if self.engine == "spark" else self
+
+    def _is_registered(self, name: str) -> bool:
+        if self.engine == "spark":
+            return name.lower() in getattr(self.spark_engine, "_registered", {})
+        rows = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}
+        ).fetchall()
+        return bool(rows[0][0])
+
+    @contextmanager
+    def _zone_lookups(self, sql: str, name: str, params: Mapping[str, Any]) -> Iterator[None]:
+        """Build and register the zone lookup tables ``sql`` reads and nobody registered."""
+        missing = [
+            z for z in _ZONE_LOOKUPS if re.search(rf"\b{z}\b", sql) and not self._is_registered(z)
+        ]
+        if not missing:
+            yield
+            return
+        if "as_of" not in params:
+            raise WarehouseError(
+                f"relation {name!r} reads {missing}, the local hours per time zone, which are "
+                "built for an $as_of parameter it does not take: register them with "
+                "Warehouse.registered(**smsanalytics.engines.zone_lookups(warehouse, end=...))"
+            )
+        from smsanalytics.engines.lookups import zone_lookups
+
+        frames = zone_lookups(self._runner(), end=params["as_of"])
+        with self.registered(**{z: frames[z] for z in missing}):
+            yield
+
+    def _like_duckdb(self, frame: pl.DataFrame, sql: str, bound: dict[str, Any]) -> pl.DataFrame:
+        """``frame`` (a relation's result from another engine) with the column types DuckDB
+        gives the same SQL (bound only: ``LIMIT 0`` runs nothing). Unchanged when DuckDB cannot
+        bind it (a lookup table registered on the other engine only) or a cast fails."""
+        try:
+            schema = self.con.sql(f"SELECT * FROM (\n{sql}\n) LIMIT 0", params=bound).pl().schema
+        except duckdb.Error:
+            return frame
+        if list(schema) != frame.columns:
+            return frame
+        casts = {c: t for c, t in schema.items() if t != frame.schema[c] and t != pl.Null}
+        if not casts:
+            return frame
+        try:
+            return frame.cast(casts)  # type: ignore[arg-type]
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            return frame
 
     def table(self, name: str) -> pl.DataFrame:
         """The whole of a canonical table as a polars frame (for small tables and tests)."""
@@ -381,6 +752,8 @@ class Warehouse:
                     "at": _now(),
                 },
             )
+        if loaded:
+            self._parquet_stale = True  # the Spark engine's export is re-written on next use
         return LoadResult(
             table, source, load_id, int(rows_read), loaded, frame.height - loaded, n_quarantined, by_reason
         )
@@ -440,3 +813,7 @@ class Warehouse:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

@@ -185,7 +185,11 @@ def build_churn_dataset(
         require_no_click=require_no_click,
         check_observed=check_observed,
     ).drop("last_order_at")
-    table = (contact_features if features == "contacts" else order_summary)(
-        warehouse, as_of=_as_utc(cutoff)
-    )
+    if features == "orders" and getattr(warehouse, "engine", "duckdb") == "spark":
+        # order_summary's relation on the Spark engine (contact_features dispatches itself)
+        table = warehouse.query("fct_contact_orders", as_of=_as_utc(cutoff)).sort("contact_id")
+    else:
+        table = (contact_features if features == "contacts" else order_summary)(
+            warehouse, as_of=_as_utc(cutoff)
+        )
     return table.join(labels, on="contact_id", how="inner").sort("contact_id")

@@ -11,6 +11,7 @@ import importlib
 import typer
 
 from smsanalytics.cli import data
+from smsanalytics.cli.common import ENGINE_OPTION, PARQUET_DIR_OPTION, EngineName
 
 __all__ = ["app", "main"]
 
@@ -21,6 +22,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    engine: EngineName | None = ENGINE_OPTION,
+    parquet_dir: str | None = PARQUET_DIR_OPTION,
+) -> None:
+    # Read by the verbs through smsanalytics.cli.common.engine_overrides (a verb's own
+    # --engine wins); a verb that runs no relation ignores them.
+    pass
+
 
 data.register(app)
 

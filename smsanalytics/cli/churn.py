@@ -11,7 +11,17 @@ from pathlib import Path
 
 import typer
 
-from smsanalytics.cli.common import JSON_OPTION, console, emit, fail
+from smsanalytics.cli.common import (
+    ENGINE_OPTION,
+    JSON_OPTION,
+    PARQUET_DIR_OPTION,
+    EngineName,
+    console,
+    emit,
+    engine_overrides,
+    fail,
+    open_warehouse,
+)
 
 __all__ = ["app", "evaluate", "recapture"]
 
@@ -25,21 +35,18 @@ WAREHOUSE_OPTION = typer.Option(
 )
 
 
-def _settings(warehouse: Path | None):
+def _settings(
+    warehouse: Path | None,
+    ctx: typer.Context | None = None,
+    engine: EngineName | None = None,
+    parquet_dir: str | None = None,
+):
     from smsanalytics.settings import SettingsError, load_settings
 
     try:
-        return load_settings(warehouse_path=warehouse)
+        overrides = engine_overrides(ctx, engine, parquet_dir)
+        return load_settings(warehouse_path=warehouse, **overrides)
     except SettingsError as exc:
-        raise fail(str(exc)) from None
-
-
-def _open(path: Path):
-    from smsanalytics.warehouse import Warehouse, WarehouseError
-
-    try:
-        return Warehouse(path, read_only=True)
-    except WarehouseError as exc:
         raise fail(str(exc)) from None
 
 
@@ -54,6 +61,7 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 @app.command("evaluate")
 def evaluate(
+    ctx: typer.Context,
     warehouse: Path | None = WAREHOUSE_OPTION,
     cutoff: str | None = typer.Option(
         None,
@@ -70,15 +78,18 @@ def evaluate(
     skip_warehouse: bool = typer.Option(
         False, "--skip-warehouse", help="Do not evaluate on the warehouse."
     ),
+    engine: EngineName | None = ENGINE_OPTION,
+    parquet_dir: str | None = PARQUET_DIR_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """AUC, Brier and calibration of BG/NBD (1 − P(alive), P(no order in H)) vs the ChurnModel."""
     from smsanalytics.churn import evaluate_churn, evaluate_online_retail
+    from smsanalytics.warehouse import WarehouseError
 
     results = []
     if not skip_warehouse:
-        settings = _settings(warehouse)
-        with _open(settings.warehouse_path) as wh:
+        settings = _settings(warehouse, ctx, engine, parquet_dir)
+        with open_warehouse(settings) as wh:
             console.print(f"evaluating churn models on {settings.warehouse_path} …")
             try:
                 ev = evaluate_churn(
@@ -88,7 +99,7 @@ def evaluate(
                     require_no_click=require_no_click,
                     dataset=str(settings.warehouse_path),
                 )
-            except ValueError as exc:
+            except (ValueError, WarehouseError) as exc:
                 raise fail(str(exc)) from None
         results.append(ev.summary())
     if online_retail:
@@ -130,6 +141,7 @@ def _print_tables(results: list[dict]) -> None:
 
 
 def recapture(
+    ctx: typer.Context,
     as_of: str = typer.Option(
         ..., "--as-of", help="Decision date (features use events before it)."
     ),
@@ -154,14 +166,17 @@ def recapture(
         "-o",
         help="Write the ranked list (one row per contact) to this .csv or .parquet file.",
     ),
+    engine: EngineName | None = ENGINE_OPTION,
+    parquet_dir: str | None = PARQUET_DIR_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Rank at-risk and lapsed contacts by uplift × expected order value − message cost."""
     from smsanalytics.recapture import recapture_candidates
+    from smsanalytics.warehouse import WarehouseError
 
     day = _date(as_of, "--as-of")
-    settings = _settings(warehouse)
-    with _open(settings.warehouse_path) as wh:
+    settings = _settings(warehouse, ctx, engine, parquet_dir)
+    with open_warehouse(settings) as wh:
         console.print(f"ranking recapture candidates at {day} …")
         try:
             result = recapture_candidates(
@@ -173,7 +188,7 @@ def recapture(
                 segments=segments,
                 holdout_share=holdout_share,
             )
-        except ValueError as exc:
+        except (ValueError, WarehouseError) as exc:
             raise fail(str(exc)) from None
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,28 +1,103 @@
-"""Shared pieces of the command line: JSON or human output, progress bars, error exits."""
+"""Shared pieces of the command line: JSON or human output, progress bars, error exits, the
+``--engine`` options."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import math
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-__all__ = ["JSON_OPTION", "console", "emit", "fail", "progress", "to_jsonable"]
+if TYPE_CHECKING:
+    from smsanalytics.settings import Settings
+    from smsanalytics.warehouse import Warehouse
+
+__all__ = [
+    "ENGINE_OPTION",
+    "JSON_OPTION",
+    "PARQUET_DIR_OPTION",
+    "EngineName",
+    "console",
+    "emit",
+    "engine_overrides",
+    "fail",
+    "open_warehouse",
+    "progress",
+    "to_jsonable",
+]
 
 console = Console(stderr=True)
 _stdout = Console()
 
 #: ``--json`` option shared by every verb that produces a result.
 JSON_OPTION = typer.Option(False, "--json", help="Print a machine-readable JSON summary on stdout.")
+
+
+class EngineName(enum.StrEnum):
+    """Values of ``--engine`` (the ``engine`` setting)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+#: ``--engine``, on the command line before any verb and on the verbs that build features and
+#: segments (the verb's value wins); default: the ``engine`` setting.
+ENGINE_OPTION = typer.Option(
+    None,
+    "--engine",
+    case_sensitive=False,
+    help="What runs the SQL relations (features, segments): duckdb (the warehouse) or spark "
+    "(over Parquet, docs/scale-out.md). Default: the `engine` setting (duckdb).",
+)
+#: ``--parquet-dir``: where the Spark engine reads the canonical tables.
+PARQUET_DIR_OPTION = typer.Option(
+    None,
+    "--parquet-dir",
+    help="With --engine spark: folder or URI holding <table>.parquet for each canonical table. "
+    "Default: the `parquet_dir` setting, else the warehouse's tables exported next to it.",
+)
+
+
+def engine_overrides(
+    ctx: typer.Context | None, engine: EngineName | str | None, parquet_dir: str | None
+) -> dict[str, str | None]:
+    """``engine`` and ``parquet_dir`` settings from the command line: the verb's options, else
+    those given before the verb (``smsanalytics --engine spark segment …``, read from the root of
+    the verb's context ``ctx``); ``None`` = not given (the settings file and environment
+    decide)."""
+    root = ctx.find_root().params if ctx is not None else {}
+    engine = engine if engine is not None else root.get("engine")
+    parquet_dir = parquet_dir if parquet_dir is not None else root.get("parquet_dir")
+    return {
+        "engine": str(getattr(engine, "value", engine)) if engine is not None else None,
+        "parquet_dir": parquet_dir,
+    }
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = True) -> Warehouse:
+    """The warehouse of ``settings`` on the engine of ``settings`` (a clear exit on errors)."""
+    from smsanalytics.warehouse import Warehouse, WarehouseError
+
+    spark = settings.engine == "spark"
+    try:
+        return Warehouse(
+            settings.warehouse_path,
+            read_only=read_only,
+            engine=settings.engine,
+            parquet_dir=settings.parquet_dir if spark else None,
+        )
+    except WarehouseError as exc:
+        raise fail(str(exc)) from None
 
 
 def to_jsonable(value: Any) -> Any:

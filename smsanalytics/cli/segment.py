@@ -6,9 +6,18 @@ from pathlib import Path
 
 import typer
 
-from smsanalytics.cli.common import JSON_OPTION, emit, fail
+from smsanalytics.cli.common import (
+    ENGINE_OPTION,
+    JSON_OPTION,
+    PARQUET_DIR_OPTION,
+    EngineName,
+    emit,
+    engine_overrides,
+    fail,
+    open_warehouse,
+)
 from smsanalytics.settings import SettingsError, load_settings
-from smsanalytics.warehouse import Warehouse, WarehouseError
+from smsanalytics.warehouse import WarehouseError
 
 __all__ = ["segment"]
 
@@ -23,11 +32,17 @@ WAREHOUSE_OPTION = typer.Option(
 
 
 def segment(
+    ctx: typer.Context,
     as_of: str = AS_OF_OPTION,
     warehouse: Path | None = WAREHOUSE_OPTION,
+    engine: EngineName | None = ENGINE_OPTION,
+    parquet_dir: str | None = PARQUET_DIR_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Count contacts per RFM segment and lifecycle stage at --as-of (plus event flags)."""
+    """Count contacts per RFM segment and lifecycle stage at --as-of (plus event flags).
+
+    With --engine spark the feature relation runs on Spark, the segmentation on this machine.
+    """
     from smsanalytics.features import normalize_as_of
     from smsanalytics.segments import segment_contacts, segment_counts
 
@@ -36,11 +51,12 @@ def segment(
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:
-        settings = load_settings(warehouse_path=warehouse)
+        overrides = engine_overrides(ctx, engine, parquet_dir)
+        settings = load_settings(warehouse_path=warehouse, **overrides)
     except SettingsError as exc:
         raise fail(str(exc)) from None
     try:
-        with Warehouse(settings.warehouse_path, read_only=True) as wh:
+        with open_warehouse(settings) as wh:
             segmented = segment_contacts(wh, as_of=when)
     except WarehouseError as exc:
         raise fail(str(exc)) from None
@@ -55,6 +71,7 @@ def segment(
             {
                 "as_of": when,
                 "warehouse": settings.warehouse_path,
+                "engine": settings.engine,
                 "contacts": segmented.height,
                 "rfm_segments": dict(rfm.select("rfm_segment", "contacts").iter_rows()),
                 "lifecycle_stages": dict(stages.select("lifecycle_stage", "contacts").iter_rows()),

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import typer
 
-from smsanalytics.cli.common import JSON_OPTION, console, emit, fail
+from smsanalytics.cli.common import (
+    ENGINE_OPTION,
+    JSON_OPTION,
+    PARQUET_DIR_OPTION,
+    EngineName,
+    console,
+    emit,
+    engine_overrides,
+    fail,
+    open_warehouse,
+)
 
 __all__ = ["plan", "send", "receipts_app", "serve"]
 
@@ -67,6 +77,7 @@ def _duration(text: str) -> dt.timedelta:
 
 
 def plan(
+    ctx: typer.Context,
     campaign_file: Path = typer.Argument(
         ..., help="Campaign file (TOML): audience, template or variants, window, rules, experiment."
     ),
@@ -86,15 +97,21 @@ def plan(
         help="Record the plan's windows in the warehouse (other campaigns count them in caps).",
     ),
     now: str | None = _NOW,
+    engine: EngineName | None = ENGINE_OPTION,
+    parquet_dir: str | None = PARQUET_DIR_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Plan a campaign: who gets which text when, who is excluded and why; print the manifest."""
+    """Plan a campaign: who gets which text when, who is excluded and why; print the manifest.
+
+    With --engine spark the audience's features run on Spark; the plan, its exclusions and the
+    reservation use the warehouse file.
+    """
     from smsanalytics.adapters.ledger import reserve_plan
     from smsanalytics.compliance import ComplianceError
     from smsanalytics.plan import PlanError, load_campaign, plan_campaign, write_plan
-    from smsanalytics.warehouse import Warehouse, WarehouseError
+    from smsanalytics.warehouse import WarehouseError
 
-    settings = _settings(warehouse_path=warehouse)
+    settings = _settings(warehouse_path=warehouse, **engine_overrides(ctx, engine, parquet_dir))
     if not settings.warehouse_path.is_file():
         raise fail(
             f"warehouse {str(settings.warehouse_path)!r} does not exist; run `smsanalytics demo` "
@@ -103,7 +120,7 @@ def plan(
     wanted = [f.strip() for f in formats.split(",") if f.strip()]
     try:
         campaign = load_campaign(campaign_file)
-        with Warehouse(settings.warehouse_path) as wh:
+        with open_warehouse(settings, read_only=False) as wh:
             result = plan_campaign(campaign, warehouse=wh, settings=settings, now=_instant(now))
             write_plan(result, out, formats=["parquet", *wanted])
             if reserve:

@@ -62,7 +62,11 @@ def evaluate(
 
 
 def _history(
-    warehouse: Path | None, synthetic: int | None, seed: int, as_of: dt.datetime | None
+    warehouse: Path | None,
+    synthetic: int | None,
+    seed: int,
+    as_of: dt.datetime | None,
+    ctx: typer.Context | None = None,
 ) -> tuple[Any, Any, dt.datetime]:
     """(sends, contacts, as_of) from the warehouse or a generated programme."""
     import polars as pl
@@ -82,16 +86,24 @@ def _history(
             (pl.col("opted_out_at") < at).fill_null(False).alias("is_opted_out")
         )
         return sends, contacts, at
+    from smsanalytics.cli.common import engine_overrides
     from smsanalytics.sendtime.history import load_send_history
     from smsanalytics.settings import SettingsError, load_settings
     from smsanalytics.warehouse import Warehouse, WarehouseError
 
     try:
-        path = warehouse or load_settings().warehouse_path
+        settings = load_settings(**engine_overrides(ctx, None, None))  # `smsanalytics --engine …`
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    path = warehouse or settings.warehouse_path
+    spark = settings.engine == "spark"
     try:
-        with Warehouse(path, read_only=True) as wh:
+        with Warehouse(
+            path,
+            read_only=True,
+            engine=settings.engine,
+            parquet_dir=settings.parquet_dir if spark else None,
+        ) as wh:
             at = as_of or (
                 wh.con.execute("SELECT max(sent_at) FROM messages").fetchall()[0][0]
                 or dt.datetime.now(dt.UTC)
@@ -104,6 +116,7 @@ def _history(
 
 @app.command()
 def windows(
+    ctx: typer.Context,
     date: str = typer.Option(
         ..., "--date", "-d", help="Campaign date (YYYY-MM-DD, each contact's local calendar)."
     ),
@@ -143,7 +156,7 @@ def windows(
         rule = AllowedHours(start, end)
     except (ValueError, SendTimeError) as exc:
         raise fail(str(exc)) from None
-    sends, contacts, at = _history(warehouse, synthetic, seed, None)
+    sends, contacts, at = _history(warehouse, synthetic, seed, None, ctx)
     audience = (
         contacts.filter(~pl.col("is_opted_out")) if "is_opted_out" in contacts.columns else contacts
     )

@@ -71,6 +71,11 @@ def load_send_history(
     ('is_response', 0)
     """
     at = _as_of(as_of)
+    if getattr(warehouse, "engine", "duckdb") == "spark":  # the relations on the Spark engine
+        sends = warehouse.query(
+            "sendtime_sends", as_of=at, window_hours=float(response_window_hours)
+        )
+        return sends, warehouse.query("sendtime_contacts", as_of=at)
     sends = warehouse.sql(
         history_sql("sendtime_sends"), as_of=at, window_hours=float(response_window_hours)
     )
@@ -91,25 +96,28 @@ def send_hours_sql(
     """
     at = _as_of(as_of)
     con = warehouse.con
-    zones = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL"
-        ).fetchall()
-    ]
-    lo, hi = con.execute(
-        "SELECT min(sent_at), max(sent_at) FROM messages WHERE sent_at < $a", {"a": at}
-    ).fetchall()[0]
+    zones_sql = "SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL"
+    span = "SELECT min(sent_at) AS lo, max(sent_at) AS hi FROM messages WHERE sent_at < $a"
+    on_spark = getattr(warehouse, "engine", "duckdb") == "spark"
+    if on_spark:  # Warehouse(engine="spark"): the zone table is sized and the relation run there
+        zones = warehouse.spark_engine.sql(zones_sql)["timezone"].to_list()
+        lo, hi = warehouse.spark_engine.sql(span, a=at).row(0)
+    else:
+        zones = [r[0] for r in con.execute(zones_sql).fetchall()]
+        lo, hi = con.execute(span, {"a": at}).fetchall()[0]
     if lo is None:
         lo = hi = at
     table = ZoneOffsets(zones, lo - dt.timedelta(days=1), hi + dt.timedelta(days=1))
     rel = table.relation()
     ids = rel.select("zone_id", "timezone").unique().sort("zone_id")
     offsets = rel.select("zone_id", "bucket", "utc_offset_minutes")
+    params: dict[str, Any] = {"as_of": at, "window_hours": float(response_window_hours)}
+    if on_spark:
+        with warehouse.registered(sendtime_zone_ids=ids, sendtime_zone_offsets=offsets):
+            return warehouse.query("sendtime_send_hours", **params)
     con.register("sendtime_zone_ids", ids)
     con.register("sendtime_zone_offsets", offsets)
     try:
-        params: dict[str, Any] = {"as_of": at, "window_hours": float(response_window_hours)}
         return warehouse.sql(history_sql("sendtime_send_hours"), **params)
     finally:
         con.unregister("sendtime_zone_ids")
