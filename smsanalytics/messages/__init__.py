@@ -39,21 +39,6 @@ from smsanalytics.messages.smart import (
     apply_smart_encoding,
     smart_encode,
 )
-from smsanalytics.messages.spam import (
-    PAPER_BEST_RESULT,
-    SpamClassifier,
-    SpamDataError,
-    SpamEvaluation,
-    SpamFeature,
-    SpamModelError,
-    SpamScore,
-    evaluate_spam_classifier,
-    load_sms_spam_collection,
-    load_spam_model,
-    score_spam,
-    split_like_almeida_2011,
-    train_spam_model,
-)
 from smsanalytics.messages.templates import (
     OPT_OUT_FOOTERS,
     STARTER_FIELD_BUDGETS,
@@ -67,6 +52,36 @@ from smsanalytics.messages.templates import (
     starter_template,
     worst_case_values,
 )
+
+#: Names of :mod:`smsanalytics.messages.spam`, imported on first use: the spam model needs
+#: scikit-learn, whose import takes ~2 s, and most uses of the message lab (encoding, segments,
+#: templates) never score spam.
+_SPAM_NAMES = frozenset(
+    {
+        "PAPER_BEST_RESULT",
+        "SpamClassifier",
+        "SpamDataError",
+        "SpamEvaluation",
+        "SpamFeature",
+        "SpamModelError",
+        "SpamScore",
+        "evaluate_spam_classifier",
+        "load_sms_spam_collection",
+        "load_spam_model",
+        "score_spam",
+        "split_like_almeida_2011",
+        "train_spam_model",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _SPAM_NAMES:
+        from smsanalytics.messages import spam
+
+        return getattr(spam, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     # encoding

@@ -7,14 +7,16 @@ risk, for a notebook table (``notebooks/`` calls :func:`compare_variants` and sh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from smsanalytics.messages.cost import DEFAULT_PRICES
 from smsanalytics.messages.lint import LintConfig, lint
-from smsanalytics.messages.spam import SpamClassifier
 from smsanalytics.messages.templates import Template, render_for_audience, worst_case_values
+
+if TYPE_CHECKING:
+    from smsanalytics.messages.spam import SpamClassifier
 
 __all__ = ["VARIANT_TABLE_SCHEMA", "compare_variants"]
 

@@ -18,14 +18,16 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import regex
 
 from smsanalytics.messages.cost import DEFAULT_PRICES, CostEstimate, estimate_cost
 from smsanalytics.messages.encoding import MessageInfo, inspect
-from smsanalytics.messages.spam import SpamClassifier, SpamScore, score_spam
+
+if TYPE_CHECKING:  # the spam model needs scikit-learn (~2 s to import): loaded when first scored
+    from smsanalytics.messages.spam import SpamClassifier, SpamScore
 
 __all__ = [
     "Severity",
@@ -674,6 +676,8 @@ def lint(
         scored = body
         if opt_out_match:
             scored = (body[: opt_out_match.start()] + body[opt_out_match.end() :]).strip()
+        from smsanalytics.messages.spam import score_spam
+
         score = score_spam(scored or body, spam_model)
         limit = (
             config.spam_warning_probability
