@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from smsanalytics.warehouse import Warehouse, WarehouseError, sql_text
+from smsanalytics.zones import valid_zones
 
 __all__ = [
     "FEATURE_RELATION",
@@ -285,13 +286,7 @@ def zone_tables(
 
 def _zone_ids(zones: Iterable[str]) -> pl.DataFrame:
     """``zone_id`` (Int32, from 1 in sorted order), ``timezone``: the valid IANA zones given."""
-    valid = []
-    for zone in sorted({z for z in zones if z}):
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-        valid.append(zone)
+    valid = list(valid_zones(zones))
     return pl.DataFrame(
         {"zone_id": list(range(1, len(valid) + 1)), "timezone": valid},
         schema={"zone_id": pl.Int32, "timezone": pl.String},

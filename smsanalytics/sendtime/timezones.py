@@ -26,12 +26,13 @@ the naive epoch of the local wall clock.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
 import polars as pl
+
+from smsanalytics.zones import valid_zones
 
 __all__ = [
     "BUCKET_SECONDS",
@@ -97,17 +98,6 @@ def hour_of_week(local_us: np.ndarray) -> np.ndarray:
     return (((days + 3) % 7) * 24 + hod).astype(np.int16)
 
 
-def _valid_zones(zones: Iterable[str | None]) -> tuple[str, ...]:
-    out = []
-    for zone in sorted({z for z in zones if z}):
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-        out.append(zone)
-    return tuple(out)
-
-
 class ZoneOffsets:
     """UTC offsets of IANA zones per 15-minute UTC bucket, for vectorised local times.
 
@@ -138,7 +128,7 @@ class ZoneOffsets:
     def __init__(self, zones: Iterable[str | None], start: dt.datetime, end: dt.datetime) -> None:
         if start.tzinfo is None or end.tzinfo is None:
             raise ZoneError("start and end must be timezone-aware (UTC) datetimes")
-        self.zones = _valid_zones(zones)
+        self.zones = valid_zones(zones)
         first = int(start.timestamp()) // BUCKET_SECONDS
         last = -(-int(end.timestamp()) // BUCKET_SECONDS)
         last = max(last, first + 1)
