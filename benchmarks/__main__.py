@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -22,10 +23,21 @@ from benchmarks.harness import parse_scale
 HERE = Path(__file__).resolve().parent
 
 
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def main() -> None:
+    started = time.perf_counter()
     sizes = parse_scale(os.environ.get("BENCH_SCALE", "100k,1m"))
     only = {s for s in os.environ.get("BENCH_ONLY", "").split(",") if s}
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a log file: no wrapping
     entries: list[dict] = []
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
@@ -44,14 +56,36 @@ def main() -> None:
     for e in entries:
         base = e.get("baseline_seconds")
         ratio = f"{base / e['seconds']:.1f}x" if base and e["seconds"] else ""
+        seconds = "skipped" if e["seconds"] is None else f"{e['seconds']:.2f}"
+        peak = "" if e["peak_rss_mb"] is None else f"{e['peak_rss_mb']:.0f}"
         table.add_row(
-            e["stage"], f"{e['contacts']:,}", f"{e.get('messages') or 0:,}", f"{e['seconds']:.2f}",
-            f"{e['peak_rss_mb']:.0f}", f"{base:.2f}" if base else "", ratio,
+            e["stage"],
+            f"{e['contacts']:,}",
+            f"{e.get('messages') or 0:,}",
+            seconds,
+            peak,
+            f"{base:.2f}" if base else "",
+            ratio,
         )
+    notes = [e for e in entries if e.get("skipped") or e.get("baseline_skipped")]
     console.print(table)
+    for e in notes:
+        reason = e.get("skipped") or e["baseline_skipped"]
+        console.print(f"  {e['stage']} at {e['contacts']:,}: {reason}")
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
-    meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    meta = {
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "bench_scale": os.environ.get("BENCH_SCALE", "100k,1m"),
+        "bench_only": os.environ.get("BENCH_ONLY", ""),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.perf_counter() - started),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
+    }
     out.write_text(json.dumps(entries, indent=2) + "\n")
     (HERE / "results" / "latest.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     console.print(f"written {out}")

@@ -48,11 +48,15 @@ def measure(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", _RUNNER, module, function, json.dumps(kwargs)],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     for line in proc.stdout.splitlines():
-        if line.startswith("__RESULT__"):
-            return json.loads(line.removeprefix("__RESULT__"))
+        if "__RESULT__" in line:  # DuckDB's progress bar may precede it on the same line
+            return json.loads(line.split("__RESULT__", 1)[1])
     raise RuntimeError(f"benchmark {module}.{function}({kwargs}) failed:\n{proc.stderr[-4000:]}")
 
 
@@ -65,3 +69,46 @@ def parse_scale(text: str) -> list[int]:
         mult = {"k": 1_000, "m": 1_000_000}.get(part[-1], 1)
         sizes.append(int(float(part.rstrip("km")) * mult))
     return sizes
+
+
+#: Sizes above this are generated chunk by chunk (:func:`prepare_programme`): the in-memory
+#: generator needs ~9 GB at 1M contacts.
+IN_MEMORY_MAX = 1_000_000
+CACHE = ROOT / "data" / "tmp" / "bench"
+
+
+def prepare_programme(n_contacts: int, *, seed: int = 0, cache: Path = CACHE) -> Path:
+    """Generate (once) a programme of ``n_contacts`` with the chunked generator, as Parquet part
+    files and a warehouse file, under ``cache`` (shared by the 10M stages of every benchmark).
+
+    Returns the folder: ``{table}.parquet/part-*.parquet`` (one part per 1M contacts),
+    ``warehouse.duckdb`` and ``meta.json`` (``as_of``, ``rows``; written last). See
+    :func:`smsanalytics.synth.generate_programme_parquet`.
+    """
+    folder = cache / f"programme-{n_contacts}-seed{seed}"
+    if (folder / "meta.json").is_file():
+        return folder
+    code = (
+        "from smsanalytics.synth import generate_programme_parquet; import sys; "
+        f"generate_programme_parquet({int(n_contacts)}, sys.argv[1], seed={int(seed)}, "
+        "warehouse=sys.argv[1] + '/warehouse.duckdb', progress=True)"
+    )
+    # a fresh process: this one (which may measure later stages) never holds a chunk
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        check=False,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"generating {n_contacts:,} contacts failed:\n{proc.stderr[-4000:]}")
+    return folder
+
+
+def parquet_source(folder: str | Path, table: str) -> str:
+    """What DuckDB's ``read_parquet`` / polars' ``scan_parquet`` read for ``table`` in a cached
+    programme: ``{table}.parquet``, or the glob of its part files when it is a folder."""
+    path = Path(folder) / f"{table}.parquet"
+    return str(path / "*.parquet") if path.is_dir() else str(path)

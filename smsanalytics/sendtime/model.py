@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -472,6 +472,20 @@ def _dense_codes(*parts: pl.Series) -> np.ndarray:
     return out
 
 
+def _book_codes(keys: pl.DataFrame, book: dict[tuple[Any, ...], int]) -> np.ndarray:
+    """``int32`` codes of the rows of ``keys`` (campaign, variant) from ``book``, which gets a new
+    code for each combination it has not seen (in sorted order); ``-1`` when the first is null."""
+    cols = keys.columns
+    uniq = keys.unique().filter(pl.col(cols[0]).is_not_null()).sort(cols, nulls_last=True)
+    for row in uniq.iter_rows():
+        book.setdefault(row, len(book))
+    lookup = uniq.with_columns(
+        pl.Series("_c", [book[row] for row in uniq.iter_rows()], dtype=pl.Int32)
+    )
+    joined = keys.join(lookup, on=cols, how="left", nulls_equal=True, maintain_order="left")
+    return joined["_c"].fill_null(-1).to_numpy().astype(np.int32)
+
+
 def _index_of(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each value in the sorted unique ``ids`` (``-1`` when absent)."""
     if ids.size == 0:
@@ -637,6 +651,24 @@ class SendTimeModel:
         SendTimeError
             For missing columns or an empty history.
         """
+        rows = self._send_rows(messages, clicks, contacts, receipts)
+        self.data_kind_ = "sends"
+        return self._fit_rows(rows)
+
+    def _send_rows(
+        self,
+        messages: pl.DataFrame,
+        clicks: pl.DataFrame | None,
+        contacts: pl.DataFrame,
+        receipts: pl.DataFrame | None,
+        *,
+        campaign_book: dict[tuple[Any, ...], int] | None = None,
+        segments: Sequence[str] | None = None,
+    ) -> _Rows:
+        """The rows of :meth:`fit`; indexes ``contacts`` (sets ``contact_ids_``, ``segments_``)
+        and ``n_dropped_``. With ``campaign_book`` (campaign key -> code, extended in place),
+        campaign codes are shared across calls; with ``segments``, segment codes are those of
+        that list (other segments: none)."""
         if clicks is not None:
             sends = label_responses(
                 messages,
@@ -648,17 +680,20 @@ class SendTimeModel:
             _require(messages, ("contact_id", "sent_at", "is_response"), "messages")
             sends = messages
         _require(sends, ("contact_id", "sent_at"), "messages")
-        table, zone_codes = self._index_contacts(contacts, to_epoch_us(sends["sent_at"]))
+        table, zone_codes = self._index_contacts(
+            contacts, to_epoch_us(sends["sent_at"]), segments=segments
+        )
         t = to_epoch_us(sends["sent_at"])
         idx = _index_of(self.contact_ids_, sends["contact_id"].to_numpy())
         zone = np.where(idx >= 0, zone_codes[np.maximum(idx, 0)], -1)
         keep = zone >= 0
         camp = None
         if "campaign_id" in sends.columns:
-            parts = [sends["campaign_id"]]
-            if "variant" in sends.columns:
-                parts.append(sends["variant"])
-            camp = _dense_codes(*parts)
+            keys = ["campaign_id", *(["variant"] if "variant" in sends.columns else [])]
+            if campaign_book is None:
+                camp = _dense_codes(*(sends[k] for k in keys))
+            else:
+                camp = _book_codes(sends.select(keys), campaign_book)
         is_random = (
             (sends["send_time_policy"] == "random").fill_null(False).to_numpy()
             if "send_time_policy" in sends.columns
@@ -676,8 +711,156 @@ class SendTimeModel:
         self.n_dropped_ = int((~keep).sum())
         if not keep.all():
             rows = rows.subset(keep)
+        return rows
+
+    def fit_partitioned(
+        self,
+        partitions: Iterable[Callable[[], tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame]]],
+    ) -> SendTimeModel:
+        """Fit on a history too large for memory, one partition of contacts at a time.
+
+        The population parameters (global and segment profiles, campaign effects, the prior
+        strengths and the contact-shape hyperparameters) are fitted by :meth:`fit` on the first
+        partition; every contact's own parameters (level, hour and day shapes, fallback level)
+        are then computed partition by partition with those population parameters held fixed,
+        exactly as :meth:`fit` computes them. Only one partition's sends are in memory at a time.
+
+        With one partition this is :meth:`fit`. With several, each contact's parameters are what
+        :meth:`fit` would give with the population parameters of the first partition: the first
+        partition should be a random sample of the contacts (a partition by contact id of a base
+        whose ids carry no meaning is one) and large enough for the profiles (a million contacts
+        is plenty: the population parameters are a few thousand numbers).
+
+        Parameters
+        ----------
+        partitions
+            Callables, each returning ``(messages, clicks, contacts)`` of one partition (the
+            arguments of :meth:`fit`; ``clicks`` may be ``None`` when ``messages`` has
+            ``is_response``). The partitions' contacts must be disjoint; a send of a contact of
+            another partition is dropped (counted in ``n_dropped_``).
+
+        Returns
+        -------
+        SendTimeModel
+            ``self``; ``partitions_`` holds the number of partitions and ``population_`` the
+            contacts and sends the population parameters come from.
+
+        Raises
+        ------
+        SendTimeError
+            For no partition, a contact in two partitions, or what :meth:`fit` raises.
+
+        Examples
+        --------
+        >>> import polars as pl, datetime as dt
+        >>> t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+        >>> def part(first):
+        ...     ids = [first + i % 50 for i in range(2000)]
+        ...     sent = [t0 + dt.timedelta(hours=i % 200) for i in range(2000)]
+        ...     msgs = pl.DataFrame({"contact_id": ids, "sent_at": sent,
+        ...                          "is_response": [i % 7 == 0 for i in range(2000)]})
+        ...     contacts = pl.DataFrame({"contact_id": range(first, first + 50),
+        ...                              "timezone": ["Europe/Paris"] * 50})
+        ...     return lambda: (msgs, None, contacts)
+        >>> model = SendTimeModel(bandwidth_hours=2.0, contact_strength=1.0, dow_strength=math.inf)
+        >>> model = model.fit_partitioned([part(1), part(51)])
+        >>> model.predict(range(1, 101)).height, model.partitions_
+        (100, 2)
+        """
+        loaders = iter(partitions)
+        first = next(loaders, None)
+        if first is None:
+            raise SendTimeError("fit_partitioned needs at least one partition")
+        book: dict[tuple[Any, ...], int] = {}
+        messages, clicks, contacts = first()
+        rows = self._send_rows(messages, clicks, contacts, None, campaign_book=book)
+        del messages, clicks, contacts
         self.data_kind_ = "sends"
-        return self._fit_rows(rows)
+        self._fit_rows(rows)
+        self.population_ = {"contacts": int(self.contact_ids_.size), "sends": int(rows.idx.size)}
+        del rows
+        hp = {
+            k: self.hyperparameters_[k]
+            for k in ("bandwidth_hours", "contact_strength", "dow_strength")
+        }
+        tau = self.hyperparameters_["level_strength"]
+        names = (
+            "contact_ids_",
+            "_contact_segment",
+            "_contact_profile",
+            "_level",
+            "_responses",
+            "_exposure",
+            "_own_index",
+            "levels_",
+            "_hour_shape",
+            "_dow_shape",
+        )
+        parts: dict[str, list[Any]] = {name: [getattr(self, name)] for name in names}
+        n_rows, n_dropped, n_own = self.n_rows_, self.n_dropped_, self._hour_shape.shape[0]
+        count = 1
+        for load in loaders:
+            messages, clicks, contacts = load()
+            scratch = SendTimeModel(segment_column=self.segment_column)
+            scratch.response_window_hours = self.response_window_hours
+            rows = scratch._send_rows(
+                messages, clicks, contacts, None, campaign_book=book, segments=self.segments_
+            )
+            del messages, clicks, contacts
+            n_dropped += scratch.n_dropped_
+            n_rows += int(rows.idx.size)
+            prof = self._profile_of(scratch._contact_segment)
+            rate_row, x_row = self._row_rates(rows, prof, self._campaign_exposure(rows))
+            del rate_row
+            n = scratch.contact_ids_.size
+            k_c = np.bincount(rows.idx, rows.y, minlength=n)
+            x_c = np.bincount(rows.idx, x_row, minlength=n)
+            state = self._contact_levels(k_c, x_c, tau, prof)
+            hour, dow = self._shapes(rows, x_row, state["_level"], state["_own_index"], hp)
+            del rows, x_row
+            own = state["_own_index"] >= 0
+            state["_own_index"] = np.where(own, state["_own_index"] + n_own, -1)
+            n_own += hour.shape[0]
+            state.update(
+                contact_ids_=scratch.contact_ids_,
+                _contact_segment=scratch._contact_segment,
+                _contact_profile=prof,
+                _hour_shape=hour,
+                _dow_shape=dow,
+            )
+            for name in names:
+                parts[name].append(state[name])
+            count += 1
+        if count > 1:
+            ids = np.concatenate(parts["contact_ids_"])
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            if ids.size > 1 and (ids[1:] == ids[:-1]).any():
+                dup = int(ids[1:][ids[1:] == ids[:-1]][0])
+                raise SendTimeError(f"contact {dup} is in more than one partition")
+            for name in names:
+                if name in ("_hour_shape", "_dow_shape"):
+                    if parts[name][0] is not None:
+                        setattr(self, name, np.concatenate(parts[name]))
+                    continue
+                setattr(self, name, np.concatenate(parts[name])[order])
+            self.n_rows_, self.n_dropped_ = n_rows, n_dropped
+        self.partitions_ = count
+        return self
+
+    def _campaign_exposure(self, rows: _Rows) -> np.ndarray:
+        """Each row's exposure times its campaign's effect, with the fitted effects (a campaign
+        the fit did not see: 1, the prior mean)."""
+        w = rows.w()
+        effect = self._campaign_effect
+        if effect is None or rows.camp is None:
+            return np.asarray(np.broadcast_to(np.float32(1.0), rows.idx.shape) * w, np.float32)
+        known = effect.size - 1  # the last group: sends without a campaign
+        camp = rows.camp
+        e = np.where(camp < 0, effect[known], 1.0)
+        seen = (camp >= 0) & (camp < known)
+        e[seen] = effect[camp[seen]]
+        return (w * e).astype(np.float32)
 
     def fit_events(
         self,
@@ -746,7 +929,7 @@ class SendTimeModel:
         return self._fit_rows(rows, split=split)
 
     def _index_contacts(
-        self, contacts: pl.DataFrame, t: np.ndarray
+        self, contacts: pl.DataFrame, t: np.ndarray, *, segments: Sequence[str] | None = None
     ) -> tuple[ZoneOffsets, np.ndarray]:
         cols = ["contact_id", "timezone"] + ([self.segment_column] if self.segment_column else [])
         _require(contacts, cols, "contacts")
@@ -754,7 +937,12 @@ class SendTimeModel:
         self.contact_ids_ = frame["contact_id"].cast(pl.Int64).to_numpy()
         table = ZoneOffsets.covering(frame["timezone"].unique().to_list(), t)
         zone_codes = table.codes(frame["timezone"])
-        if self.segment_column:
+        if self.segment_column and segments is not None:
+            lookup = {name: i for i, name in enumerate(segments)}
+            values = frame[self.segment_column].cast(pl.String).to_list()
+            seg = np.array([lookup.get(v, -1) for v in values], dtype=np.int32)
+            names = list(segments)
+        elif self.segment_column:
             seg, names = _codes(frame[self.segment_column].cast(pl.String))
         else:
             seg, names = np.full(frame.height, -1, dtype=np.int32), []
@@ -821,23 +1009,11 @@ class SendTimeModel:
         # 2. profile table and the fallback chain ----------------------------------------------
         default = self._default_profile()
         self.profiles_ = np.vstack([q_g[None, :], q_seg, default[None, :]]).astype(np.float64)
-        global_ok = float(k_g.sum()) >= self.min_global_responses
-        seg_ok = seg_resp >= self.min_segment_responses
-        seg = self._contact_segment
-        seg_ok = np.append(seg_ok, False)  # index n_seg: no segment
-        seg_idx = np.where(seg >= 0, seg, n_seg)
-        prof = np.where(
-            seg_ok[seg_idx] & global_ok, 1 + seg_idx, 0 if global_ok else n_seg + 1
-        ).astype(np.int32)
-        self._contact_profile = prof
         self.profile_responses_ = np.concatenate([[k_g.sum()], seg_resp, [0.0]])
+        prof = self._profile_of(self._contact_segment)
+        self._contact_profile = prof
         # 3. contact levels -----------------------------------------------------------------------
-        qfill = _profile_fill(self.profiles_)
-        # expected responses per unit of exposure (rate) and per row (x = weight × rate)
-        rate_row = (
-            qfill[prof[rows.idx], rows.how] * (ex / w if self._campaign_effect is not None else 1.0)
-        ).astype(np.float32)
-        x_row = (rate_row * w).astype(np.float32)
+        rate_row, x_row = self._row_rates(rows, prof, ex)
         del ex
         k_c = np.bincount(rows.idx, rows.y, minlength=n)
         x_c = np.bincount(rows.idx, x_row, minlength=n)
@@ -850,15 +1026,8 @@ class SendTimeModel:
             tau_src = "marginal likelihood"
         else:
             tau, tau_src = float(self.level_strength), "given"
-        self._level = _shrink(k_c, x_c, 1.0, tau).astype(np.float32)
-        self._responses = k_c.astype(np.int32)
-        self._exposure = x_c.astype(np.float32)
-        own = k_c >= self.min_contact_responses if self.min_contact_responses > 0 else x_c > 0
-        own_idx = np.full(n, -1, dtype=np.int64)
-        own_idx[own] = np.arange(int(own.sum()))
-        self._own_index = own_idx
-        levels = np.where(own, 0, np.where(prof == n_seg + 1, 3, np.where(prof == 0, 2, 1)))
-        self.levels_ = levels.astype(np.int8)
+        for name, value in self._contact_levels(k_c, x_c, tau, prof).items():
+            setattr(self, name, value)
         # 4. hyperparameters of the contact shapes -------------------------------------------
         hp = {
             "bandwidth_hours": self.bandwidth_hours,
@@ -900,19 +1069,73 @@ class SendTimeModel:
             },
         }
         # 5. contact shapes ------------------------------------------------------------------------
-        sel = own[rows.idx]
+        self._hour_shape, self._dow_shape = self._shapes(
+            rows, x_row, self._level, self._own_index, hp
+        )
+        return self
+
+    # -- the per-contact part of a fit (shared by fit and fit_partitioned) ----------------------
+    def _profile_of(self, seg: np.ndarray) -> np.ndarray:
+        """Profile row of each contact (its segment's, the global or the default one)."""
+        n_seg = len(self.segments_)
+        global_ok = float(self.profile_responses_[0]) >= self.min_global_responses
+        seg_ok = self.profile_responses_[1 : n_seg + 1] >= self.min_segment_responses
+        seg_ok = np.append(seg_ok, False)  # index n_seg: no segment
+        seg_idx = np.where(seg >= 0, seg, n_seg)
+        return np.where(
+            seg_ok[seg_idx] & global_ok, 1 + seg_idx, 0 if global_ok else n_seg + 1
+        ).astype(np.int32)
+
+    def _row_rates(
+        self, rows: _Rows, prof: np.ndarray, ex: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Expected responses per unit of exposure (rate) and per row (x = weight × rate);
+        ``ex`` is each row's exposure with its campaign effect."""
+        w = rows.w()
+        qfill = _profile_fill(self.profiles_)
+        rate_row = (
+            qfill[prof[rows.idx], rows.how] * (ex / w if self._campaign_effect is not None else 1.0)
+        ).astype(np.float32)
+        return rate_row, (rate_row * w).astype(np.float32)
+
+    def _contact_levels(
+        self, k_c: np.ndarray, x_c: np.ndarray, tau: float, prof: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Per contact: shrunk level, responses, exposure, index of its own shape, level code."""
+        n_seg = len(self.segments_)
+        own = k_c >= self.min_contact_responses if self.min_contact_responses > 0 else x_c > 0
+        own_idx = np.full(k_c.size, -1, dtype=np.int64)
+        own_idx[own] = np.arange(int(own.sum()))
+        levels = np.where(own, 0, np.where(prof == n_seg + 1, 3, np.where(prof == 0, 2, 1)))
+        return {
+            "_level": _shrink(k_c, x_c, 1.0, tau).astype(np.float32),
+            "_responses": k_c.astype(np.int32),
+            "_exposure": x_c.astype(np.float32),
+            "_own_index": own_idx,
+            "levels_": levels.astype(np.int8),
+        }
+
+    def _shapes(
+        self,
+        rows: _Rows,
+        x_row: np.ndarray,
+        level: np.ndarray,
+        own_idx: np.ndarray,
+        hp: dict[str, Any],
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Hour shapes (and day shapes unless ``dow_strength`` is infinite) of own-data contacts."""
+        sel = own_idx[rows.idx] >= 0
         j = own_idx[rows.idx[sel]]
-        xa = x_row[sel] * self._level[rows.idx[sel]]
-        self._hour_shape, dow = _contact_shapes(
+        xa = x_row[sel] * level[rows.idx[sel]]
+        hour, dow = _contact_shapes(
             j,
             rows.how[sel],
             rows.y[sel],
             xa,
-            int(own.sum()),
+            int((own_idx >= 0).sum()),
             **{k: float(v) for k, v in hp.items()},
         )
-        self._dow_shape = None if math.isinf(float(hp["dow_strength"])) else dow
-        return self
+        return hour, None if math.isinf(float(hp["dow_strength"])) else dow
 
     def _default_profile(self) -> np.ndarray:
         d = np.abs(_HOD - self.default_local_hour)

@@ -11,6 +11,7 @@ See ``docs/synthetic-data.md`` for the generative model, the truth tables and th
 """
 
 from smsanalytics.synth._config import KINDS
+from smsanalytics.synth.chunked import generate_programme_parquet
 from smsanalytics.synth.exports import load_programme, write_exports, write_truth
 from smsanalytics.synth.generate import (
     DEFAULT_END,
@@ -24,6 +25,7 @@ __all__ = [
     "KINDS",
     "Programme",
     "generate_programme",
+    "generate_programme_parquet",
     "load_programme",
     "truth_click_probability",
     "write_exports",

@@ -1236,7 +1236,12 @@ def _arr(out: dict[str, list[np.ndarray]], key: str, dtype: type | np.dtype) -> 
 
 # -- entry point ------------------------------------------------------------------------------
 def generate_programme(
-    n_contacts: int = 20_000, *, months: int = 12, seed: int = 0, end: dt.date | None = None
+    n_contacts: int = 20_000,
+    *,
+    months: int = 12,
+    seed: int = 0,
+    end: dt.date | None = None,
+    calendar_seed: int | None = None,
 ) -> Programme:
     """Generate a realistic SMS-marketing programme with its ground truth.
 
@@ -1257,6 +1262,12 @@ def generate_programme(
         Seed of every random draw: the same arguments give identical frames.
     end
         Last day of the window (default :data:`DEFAULT_END`, 2026-10-31).
+    calendar_seed
+        Seed of the campaign calendar only (which broadcasts are A/B tests, their audiences,
+        hours and creation times); default ``seed``. The chunked generator
+        (:func:`smsanalytics.synth.generate_programme_parquet`) generates every chunk of contacts
+        with its own ``seed`` and the programme's ``calendar_seed``, so that all chunks receive
+        the same campaigns.
 
     Returns
     -------
@@ -1298,6 +1309,8 @@ def generate_programme(
     rng_contacts, rng_orders, rng_calendar, rng_sim, rng_ids = (
         np.random.default_rng(s) for s in ss.spawn(5)
     )
+    if calendar_seed is not None and calendar_seed != seed:
+        rng_calendar = np.random.default_rng(np.random.SeedSequence(calendar_seed).spawn(5)[2])
 
     c = _make_contacts(n_contacts, rng_contacts, clock, hist, start, as_of)
     lap("contacts")
