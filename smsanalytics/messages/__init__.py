@@ -56,22 +56,20 @@ from smsanalytics.messages.templates import (
 #: Names of :mod:`smsanalytics.messages.spam`, imported on first use: the spam model needs
 #: scikit-learn, whose import takes ~2 s, and most uses of the message lab (encoding, segments,
 #: templates) never score spam.
-_SPAM_NAMES = frozenset(
-    {
-        "PAPER_BEST_RESULT",
-        "SpamClassifier",
-        "SpamDataError",
-        "SpamEvaluation",
-        "SpamFeature",
-        "SpamModelError",
-        "SpamScore",
-        "evaluate_spam_classifier",
-        "load_sms_spam_collection",
-        "load_spam_model",
-        "score_spam",
-        "split_like_almeida_2011",
-        "train_spam_model",
-    }
+_SPAM_NAMES: tuple[str, ...] = (
+    "PAPER_BEST_RESULT",
+    "SpamClassifier",
+    "SpamDataError",
+    "SpamEvaluation",
+    "SpamFeature",
+    "SpamModelError",
+    "SpamScore",
+    "evaluate_spam_classifier",
+    "load_sms_spam_collection",
+    "load_spam_model",
+    "score_spam",
+    "split_like_almeida_2011",
+    "train_spam_model",
 )
 
 
@@ -124,20 +122,8 @@ __all__ = [
     "check_sender_id",
     "find_links",
     "lint",
-    # spam
-    "PAPER_BEST_RESULT",
-    "SpamClassifier",
-    "SpamDataError",
-    "SpamEvaluation",
-    "SpamFeature",
-    "SpamModelError",
-    "SpamScore",
-    "evaluate_spam_classifier",
-    "load_sms_spam_collection",
-    "load_spam_model",
-    "score_spam",
-    "split_like_almeida_2011",
-    "train_spam_model",
+    # spam (imported on first use)
+    *_SPAM_NAMES,
     # lab
     "compare_variants",
 ]
