@@ -501,7 +501,7 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
         import pandas as pd
 
         compare_features(
-            pl.read_parquet(folder / "features_ours.parquet"),
+            pl.read_parquet(folder / "features_ours.parquet").sort("contact_id"),
             pd.read_parquet(folder / "features_pandas.parquet"),
         )
         entries.append(
