@@ -363,14 +363,19 @@ def zone_days(
             )
         switch = np.full(day_count, 86400, dtype=np.int32)
         tz = zoneinfo.ZoneInfo(zone)
+
+        def offset_at(epoch_s: int, tz: zoneinfo.ZoneInfo = tz) -> float:
+            local = (origin + dt.timedelta(seconds=epoch_s)).astimezone(tz)
+            return local.utcoffset().total_seconds()  # type: ignore[union-attr]
+
         for i in np.flatnonzero(n_changes == 1):  # ~2 days a year: find the exact second
             hour = int(np.argmax(changes[i]))
             lo = (first_day + int(i)) * 86400 + hour * 3600
-            lo_offset = per_day[i, hour]
+            before = per_day[i, hour]
             hi = lo + 3600
             while hi - lo > 1:  # invariant: offset(lo) = before, offset(hi) = after
                 mid = (lo + hi) // 2
-                if (origin + dt.timedelta(seconds=mid)).astimezone(tz).utcoffset().total_seconds() == lo_offset:  # noqa: E501
+                if offset_at(mid) == before:
                     lo = mid
                 else:
                     hi = mid
