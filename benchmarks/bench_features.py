@@ -445,14 +445,33 @@ def compare_features(ours: Any, theirs: Any, *, rtol: float = 1e-9) -> None:
 
 
 # -- the run --------------------------------------------------------------------------------
+def _peak(result: dict[str, Any]) -> float:
+    """Peak RSS (MB) of a measured stage: its own ``VmHWM`` when it reported one."""
+    return round((result.get("extra") or {}).get("vm_hwm_mb") or result["peak_rss_mb"], 1)
+
+
+def _entry(
+    stage: str, contacts: int, messages: int, result: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """One ``latest.json`` entry from a :func:`benchmarks.harness.measure` result
+    (``baseline_seconds`` None unless ``extra`` gives it)."""
+    return {
+        "stage": stage,
+        "contacts": contacts,
+        "messages": messages,
+        "seconds": round(result["seconds"], 3),
+        "peak_rss_mb": _peak(result),
+        "baseline_seconds": None,
+        "cpu_seconds": round(result["extra"]["cpu_seconds"], 2),
+        **extra,
+    }
+
+
 def run(sizes: list[int]) -> list[dict[str, Any]]:
     """Measure both implementations at each size; entries for ``make bench``."""
     import polars as pl
 
     from benchmarks.harness import IN_MEMORY_MAX, measure
-
-    def peak(result: dict[str, Any]) -> float:
-        return round((result.get("extra") or {}).get("vm_hwm_mb") or result["peak_rss_mb"], 1)
 
     entries = []
     for n in sizes:
@@ -460,87 +479,56 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
         meta = json.loads((folder / "meta.json").read_text())
         kwargs = {"folder": str(folder), "as_of": meta["as_of"]}
         messages = meta["rows"]["messages"]
+
+        def entry(stage: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
+            return _entry(stage, n, messages, result, **extra)  # noqa: B023 (this iteration)
+
         if n > IN_MEMORY_MAX:
             # the pandas frames alone would need ~6.4 GB per million contacts (64 GB at 10M):
             # no baseline; our build runs under a DuckDB memory limit and spills to disk
             ours = measure("benchmarks.bench_features", "run_ours_limited", **kwargs)
-            scan = measure("benchmarks.bench_features", "run_scan", **kwargs)
-            entries.append(
-                {
-                    "stage": "features: contact_features (DuckDB SQL)",
-                    "contacts": n,
-                    "messages": messages,
-                    "seconds": round(ours["seconds"], 3),
-                    "peak_rss_mb": peak(ours),
-                    "baseline_seconds": None,
-                    "baseline_skipped": (
-                        "pandas baseline not run above 1M contacts: its frames need "
-                        "~6.4 GB per million contacts (~64 GB at 10M, machine has 24 GiB)"
-                    ),
-                    "memory_limit": LARGE_MEMORY_LIMIT,
-                    "cpu_seconds": round(ours["extra"]["cpu_seconds"], 2),
-                    "steps": ours["extra"]["steps"],
-                    "rows": {**meta["rows"], "features": ours["extra"]["rows"]},
-                }
-            )
-            entries.append(
-                {
-                    "stage": "features: DuckDB Parquet decode of the same columns (reference)",
-                    "contacts": n,
-                    "messages": messages,
-                    "seconds": round(scan["seconds"], 3),
-                    "peak_rss_mb": peak(scan),
-                    "baseline_seconds": None,
-                    "cpu_seconds": round(scan["extra"]["cpu_seconds"], 2),
-                }
-            )
-            continue
-        ours = measure("benchmarks.bench_features", "run_ours", **kwargs)
-        base = measure("benchmarks.bench_features", "run_pandas", **kwargs)
-        scan = measure("benchmarks.bench_features", "run_scan", **kwargs)
-        import pandas as pd
+            base = None
+            skipped = {
+                "baseline_skipped": (
+                    "pandas baseline not run above 1M contacts: its frames need "
+                    "~6.4 GB per million contacts (~64 GB at 10M, machine has 24 GiB)"
+                ),
+                "memory_limit": LARGE_MEMORY_LIMIT,
+            }
+        else:
+            ours = measure("benchmarks.bench_features", "run_ours", **kwargs)
+            base = measure("benchmarks.bench_features", "run_pandas", **kwargs)
+            import pandas as pd
 
-        compare_features(
-            pl.read_parquet(folder / "features_ours.parquet").sort("contact_id"),
-            pd.read_parquet(folder / "features_pandas.parquet"),
-        )
-        entries.append(
+            compare_features(
+                pl.read_parquet(folder / "features_ours.parquet").sort("contact_id"),
+                pd.read_parquet(folder / "features_pandas.parquet"),
+            )
+            skipped = {}
+        scan = measure("benchmarks.bench_features", "run_scan", **kwargs)
+        baseline = (
             {
-                "stage": "features: contact_features (DuckDB SQL)",
-                "contacts": n,
-                "messages": messages,
-                "seconds": round(ours["seconds"], 3),
-                "peak_rss_mb": peak(ours),
                 "baseline_seconds": round(base["seconds"], 3),
-                "baseline_peak_rss_mb": peak(base),
-                "cpu_seconds": round(ours["extra"]["cpu_seconds"], 2),
+                "baseline_peak_rss_mb": _peak(base),
                 "baseline_cpu_seconds": round(base["extra"]["cpu_seconds"], 2),
                 "baseline_read_seconds": round(base["extra"]["read_seconds"], 3),
-                "steps": ours["extra"]["steps"],
-                "rows": {**meta["rows"], "features": ours["extra"]["rows"]},
             }
+            if base
+            else skipped
         )
         entries.append(
-            {
-                "stage": "features: pandas baseline",
-                "contacts": n,
-                "messages": messages,
-                "seconds": round(base["seconds"], 3),
-                "peak_rss_mb": peak(base),
-                "baseline_seconds": None,
-                "cpu_seconds": round(base["extra"]["cpu_seconds"], 2),
-            }
+            entry(
+                "features: contact_features (DuckDB SQL)",
+                ours,
+                **baseline,
+                steps=ours["extra"]["steps"],
+                rows={**meta["rows"], "features": ours["extra"]["rows"]},
+            )
         )
+        if base:
+            entries.append(entry("features: pandas baseline", base))
         entries.append(
-            {
-                "stage": "features: DuckDB Parquet decode of the same columns (reference)",
-                "contacts": n,
-                "messages": messages,
-                "seconds": round(scan["seconds"], 3),
-                "peak_rss_mb": peak(scan),
-                "baseline_seconds": None,
-                "cpu_seconds": round(scan["extra"]["cpu_seconds"], 2),
-            }
+            entry("features: DuckDB Parquet decode of the same columns (reference)", scan)
         )
     return entries
 
