@@ -53,6 +53,8 @@ __all__ = [
     "send_hour_engagement",
     "write_contact_features",
     "write_relation",
+    "zone_days",
+    "zone_span",
     "zone_tables",
 ]
 
@@ -402,6 +404,40 @@ def zone_day_range(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
     return first, max(last - first + 1, 1)
 
 
+def zone_span(
+    engine: Any, *, end: dt.datetime, start: dt.datetime | None = None
+) -> tuple[list[str], dt.datetime]:
+    """The contacts' time zones and the start of the range their lookup tables must cover.
+
+    Parameters
+    ----------
+    engine
+        Anything with ``sql(text, **params) -> polars.DataFrame`` (a
+        :class:`~smsanalytics.warehouse.Warehouse`, a Spark engine).
+    end
+        End of the range (exclusive), usually the ``as_of`` of the query.
+    start
+        Start of the range; default: the first ``sent_at`` before ``end`` (``end`` when there is
+        none).
+
+    Returns
+    -------
+    zones : list of str
+        The distinct non-null ``contacts.timezone`` values (not yet checked as IANA names).
+    start : datetime.datetime
+    """
+    end = normalize_as_of(end)
+    zones = engine.sql("SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL")[
+        "timezone"
+    ].to_list()
+    if start is None:
+        first = engine.sql(
+            "SELECT min(sent_at) AS first_sent_at FROM messages WHERE sent_at < $end", end=end
+        )["first_sent_at"][0]
+        start = first if first is not None else end
+    return zones, start
+
+
 def _register_zone_tables(
     warehouse: Warehouse, as_of: dt.datetime, wanted: set[str], params: dict[str, Any]
 ) -> list[str]:
@@ -412,14 +448,7 @@ def _register_zone_tables(
     fills in the ``zone_first_day`` and ``zone_day_count`` parameters of the SQL that keys it.
     """
     con = warehouse.con
-    zones = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL"
-        ).fetchall()
-    ]
-    first = con.execute("SELECT min(sent_at) FROM messages").fetchall()[0][0]
-    first = as_of if first is None else min(first, as_of)
+    zones, first = zone_span(warehouse, end=as_of)
     if "zone_offsets" in wanted:
         zone_ids, offsets = zone_tables(zones, start=first, end=as_of)
         con.register("zone_offsets", offsets)

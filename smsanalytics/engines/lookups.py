@@ -51,16 +51,9 @@ def zone_lookups(
     dict[str, polars.DataFrame]
         ``{"zone_ids": ..., "zone_offsets": ...}``, ready for ``engine.registered(**tables)``.
     """
-    from smsanalytics.features import normalize_as_of, zone_tables
+    from smsanalytics.features import normalize_as_of, zone_span, zone_tables
 
     end = normalize_as_of(end)
-    zones = engine.sql("SELECT DISTINCT timezone FROM contacts WHERE timezone IS NOT NULL")[
-        "timezone"
-    ].to_list()
-    if start is None:
-        first = engine.sql(
-            "SELECT min(sent_at) AS first_sent_at FROM messages WHERE sent_at < $end", end=end
-        )["first_sent_at"][0]
-        start = first if first is not None else end
+    zones, start = zone_span(engine, end=end, start=start)
     zone_ids, zone_offsets = zone_tables(zones, start=start, end=end)
     return {"zone_ids": zone_ids, "zone_offsets": zone_offsets}
