@@ -84,3 +84,32 @@ def test_receipts_and_clicks_outside_the_message_range_are_ignored(programme):
         )
         portable = query_relation(wh, FEATURE_RELATION, dialect="portable", as_of=AS_OF)
     assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
+
+
+def test_orders_days_at_the_edges(programme):
+    """agg_contact_orders counts UTC days from epoch microseconds in the DuckDB version: the days
+    must match CAST(… AS DATE) at midnight, one microsecond before it, before 1970 (floor, not
+    truncation) and with several orders on one day (one purchase day)."""
+    rows = [
+        ("e1", 1, t(2025, 5, 20, 0), 1.0),  # midnight opens the day
+        ("e2", 1, dt.datetime(2025, 5, 19, 23, 59, 59, 999_999, tzinfo=dt.UTC), 2.0),
+        ("e3", 1, t(2025, 5, 20, 23), 3.0),  # same day as e1
+        ("e4", 3, t(1969, 12, 31, 12), 4.0),  # before the epoch: day -1, not 0
+        ("e5", 3, t(1969, 12, 30, 23), 5.0),
+        ("e6", 3, t(1970, 1, 1, 0), 6.0),
+        ("e7", 5, t(2025, 1, 15, 13), 7.0),  # second order on o51's day: still one day
+    ]
+    frames = dict(programme)
+    frames["orders"] = pl.concat(
+        [programme["orders"], pl.DataFrame(rows, schema=programme["orders"].schema, orient="row")]
+    )
+    with Warehouse(":memory:") as wh:
+        load_frames(wh, frames)
+        duck = query_relation(wh, "agg_contact_orders", dialect="duckdb", as_of=AS_OF)
+        portable = query_relation(wh, "agg_contact_orders", dialect="portable", as_of=AS_OF)
+    assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
+    c3 = duck.filter(pl.col("contact_id") == 3).row(0, named=True)
+    assert c3["first_purchase_date"] == dt.date(1969, 12, 30)
+    assert c3["n_purchase_days"] == 4  # 1969-12-30, 1969-12-31, 1970-01-01 and o31's day
+    c5 = duck.filter(pl.col("contact_id") == 5).row(0, named=True)
+    assert (c5["n_orders"], c5["n_purchase_days"]) == (2, 1)
