@@ -43,6 +43,10 @@ def data_model_markdown() -> str:
         parts.append(f"\n## `{t.name}`\n\n{t.description}\n\nKey: ({', '.join(f'`{k}`' for k in t.key)})")
         if t.kind == "system":
             parts.append(" · written by the warehouse itself")
+        if t.cluster_by:
+            parts.append(
+                f" · each load stored in order of ({', '.join(f'`{k}`' for k in t.cluster_by)})"
+            )
         parts.append("\n\n| column | type | required | meaning |\n|---|---|---|---|\n")
         for c in t.columns:
             req = "yes" if c.required else ""

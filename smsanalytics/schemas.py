@@ -29,6 +29,7 @@ __all__ = [
     "EVENT_TABLES",
     "PHONE_COLUMNS",
     "table",
+    "cluster_order",
     "create_table_sql",
     "empty_frame",
 ]
@@ -73,7 +74,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A canonical table: ordered columns, a key and a description."""
+    """A canonical table: ordered columns, a key and a description.
+
+    ``cluster_by`` is the order in which the loader writes each load's rows (physical
+    clustering): the per-contact aggregations of ``smsanalytics.features`` update the state of
+    each contact in turn instead of jumping between a million of them (DuckDB's perfect-hash
+    aggregate over 21M messages: 0.36 s on rows in send-time order, 0.16 s clustered by contact,
+    1M contacts). Results never depend on it; only speed does.
+    """
 
     name: str
     description: str
@@ -82,6 +90,7 @@ class Table:
     schema_name: str = "main"
     kind: str = "canonical"  # canonical | system | truth
     notes: tuple[str, ...] = field(default=())
+    cluster_by: tuple[str, ...] = field(default=())
 
     @property
     def qualified_name(self) -> str:
@@ -132,6 +141,7 @@ CONTACTS = Table(
         _c("attributes", "VARCHAR", "Other columns of the source file as a JSON object."),
     ),
     key=("contact_id",),
+    cluster_by=("contact_id",),
     notes=("`external_id` is unique too; event files refer to contacts by it (or by phone number).",),
 )
 
@@ -169,6 +179,7 @@ MESSAGES = Table(
         _c("currency", "VARCHAR", "ISO 4217 currency of `cost`."),
     ),
     key=("message_id",),
+    cluster_by=("contact_id", "sent_at", "message_id"),
 )
 
 ASSIGNMENTS = Table(
@@ -194,6 +205,7 @@ RECEIPTS = Table(
         _c("error_code", "VARCHAR", "Gateway or carrier error code for failures."),
     ),
     key=("message_id", "status", "status_at"),
+    cluster_by=("message_id", "status_at", "status"),
 )
 
 CLICKS = Table(
@@ -208,6 +220,7 @@ CLICKS = Table(
         _c("is_bot", "BOOLEAN", "Link-preview or crawler click (not a person): excluded from engagement.", True),
     ),
     key=("message_id", "clicked_at"),
+    cluster_by=("contact_id", "clicked_at", "message_id"),
 )
 
 INBOUND = Table(
@@ -220,6 +233,7 @@ INBOUND = Table(
         _c("keyword", "VARCHAR", "Recognised keyword: `STOP` (opt-out), `START` (opt-in), `HELP`, or NULL."),
     ),
     key=("contact_id", "received_at"),
+    cluster_by=("contact_id", "received_at"),
 )
 
 ORDERS = Table(
@@ -233,6 +247,7 @@ ORDERS = Table(
         _c("currency", "VARCHAR", "ISO 4217 currency."),
     ),
     key=("order_id",),
+    cluster_by=("contact_id", "ordered_at", "order_id"),
 )
 
 QUARANTINE = Table(
@@ -302,6 +317,15 @@ def table(name: str) -> Table:
         return TABLES[name]
     except KeyError:
         raise KeyError(f"unknown table {name!r}; known tables: {sorted(TABLES)}") from None
+
+
+def cluster_order(t: Table) -> str:
+    """`` ORDER BY …`` writing rows in ``t.cluster_by`` order (``""`` when there is none).
+
+    Every writer of a canonical table in bulk (``Warehouse.load``, the chunked generator, the
+    benchmarks) inserts with it, so that each load's rows are stored clustered by contact.
+    """
+    return f" ORDER BY {', '.join(t.cluster_by)}" if t.cluster_by else ""
 
 
 def create_table_sql(t: Table) -> str:

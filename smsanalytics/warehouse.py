@@ -717,6 +717,7 @@ class Warehouse:
                     ) b
                     WHERE _rn = 1
                       AND NOT EXISTS (SELECT 1 FROM {t.qualified_name} e WHERE {on})
+                    {schemas.cluster_order(t)}
                     """
                 )
                 after = con.execute(f"SELECT count(*) FROM {t.qualified_name}").fetchall()[0][0]

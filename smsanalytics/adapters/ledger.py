@@ -774,6 +774,8 @@ def sync_to_warehouse(
     """
     import polars as pl
 
+    from smsanalytics import schemas
+
     plan_dir = Path(plan_dir) if plan_dir is not None else ledger.path.parent
     manifest = json.loads(ledger.meta("manifest") or "{}")
     n_campaigns = n_assign = 0
@@ -874,6 +876,7 @@ def sync_to_warehouse(
                     "SELECT message_id, provider_message_id, campaign_id, contact_id, variant, "
                     "body, send_time_policy, "
                     "scheduled_at, sent_at, encoding, segments, cost, currency FROM _new"
+                    + schemas.cluster_order(schemas.table("messages"))
                 )
                 con.unregister("_new")
             finally:
@@ -906,6 +909,7 @@ def sync_to_warehouse(
                     "r.error_code FROM _r r "
                     "WHERE NOT EXISTS (SELECT 1 FROM receipts e WHERE e.message_id = r.message_id "
                     "AND e.status = r.status AND e.status_at = r.status_at)"
+                    + schemas.cluster_order(schemas.table("receipts"))
                 )
                 n_receipts = int(
                     con.execute("SELECT count(*) FROM receipts").fetchall()[0][0] - before

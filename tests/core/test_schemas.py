@@ -25,6 +25,17 @@ def test_naming_conventions():
                 assert c.name.startswith("is_"), c.name
         assert set(t.key) <= set(t.column_names)
         assert set(t.key) <= set(t.required_columns)
+        assert set(t.cluster_by) <= set(t.column_names), t.name
+
+
+def test_per_contact_event_tables_are_clustered_by_contact():
+    """Per-contact aggregation reads these tables; their loads are stored by contact first."""
+    for name in ("messages", "clicks", "inbound", "orders"):
+        assert schemas.table(name).cluster_by[0] == "contact_id"
+    assert schemas.cluster_order(schemas.table("orders")) == (
+        " ORDER BY contact_id, ordered_at, order_id"
+    )
+    assert schemas.cluster_order(schemas.table("campaigns")) == ""
 
 
 def test_only_contacts_hold_phone_numbers():

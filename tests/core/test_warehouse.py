@@ -69,6 +69,26 @@ def test_overlapping_load_inserts_only_new_keys(wh):
     assert sorted(wh.table("contacts")["contact_id"].to_list()) == [1, 2, 3]
 
 
+def test_a_load_is_stored_in_cluster_order(wh):
+    """Rows of one load are written in the table's cluster_by order (contact, then time), not in
+    the file's order; a later load appends its own sorted run. Scans return storage order."""
+    wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
+    at = [dt.datetime(2025, 1, d, tzinfo=UTC) for d in (5, 1, 3, 2)]
+    orders = pl.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "d"],
+            "contact_id": [3, 1, 3, 2],
+            "ordered_at": at,
+            "amount": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    wh.load("orders", orders, source="o1.csv")
+    again = orders.with_columns(pl.col("order_id") + "2", contact_id=4 - pl.col("contact_id"))
+    wh.load("orders", again, source="o2.csv")
+    stored = wh.con.execute("SELECT order_id FROM orders").fetchall()
+    assert [r[0] for r in stored] == ["b", "d", "c", "a", "c2", "a2", "d2", "b2"]
+
+
 def test_quarantine_is_recorded_with_the_load(wh):
     q = pl.DataFrame(
         {"row_number": [3], "column_name": ["phone"], "reason": ["invalid_phone"], "detail": ["x"], "raw": ["{}"]}

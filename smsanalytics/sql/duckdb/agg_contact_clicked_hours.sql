@@ -1,26 +1,24 @@
 -- agg_contact_clicked_hours, DuckDB dialect: same result as ../agg_contact_clicked_hours.sql.
 -- Why a DuckDB version: the portable version finds the local hour of every message, then keeps
 -- the clicked ones (DuckDB does not push that filter below the time-zone join). Here the clicked
--- messages are found first (the click bitmaps of duckdb/stg_message_local_time.sql: ~1 million
--- of 21 million messages at a million contacts), and only they get a local hour, computed as in
--- duckdb/stg_message_local_time.sql from `zone_days`.
+-- messages are found first (~1 million of 21 million messages at a million contacts), and only
+-- they get a local hour, computed as in duckdb/stg_message_local_time.sql from `zone_days`.
+-- The clicked message ids are the build side of an ordinary hash join: DuckDB pushes a filter
+-- made from them into the scan of messages, which drops the other 20 million rows before the
+-- join (0.25 s at a million contacts, against 0.30 s for the block bitmaps of
+-- duckdb/agg_contact_messages.sql, whose build side of 20 million delivered ids is too big for
+-- this).
 -- Tested equal to the portable version (tests/segments/test_features_dialects.py).
 WITH clicked AS (
-    SELECT
-        (k.message_id - $message_id_min) // 65536 AS block,
-        bitstring_agg(CAST((k.message_id - $message_id_min) % 65536 AS INTEGER), 0, 65535) AS bits
+    SELECT DISTINCT k.message_id
     FROM clicks AS k
-    WHERE k.clicked_at < CAST($as_of AS TIMESTAMPTZ)
-        AND NOT k.is_bot
-        AND k.message_id BETWEEN $message_id_min AND $message_id_max
-    GROUP BY (k.message_id - $message_id_min) // 65536
+    WHERE k.clicked_at < CAST($as_of AS TIMESTAMPTZ) AND NOT k.is_bot
 ),
 clicked_messages AS (
     SELECT m.contact_id, epoch_us(m.sent_at) // 1000000 AS utc_s
     FROM messages AS m
-    JOIN clicked AS d ON d.block = (m.message_id - $message_id_min) // 65536
+    JOIN clicked AS d ON d.message_id = m.message_id
     WHERE m.sent_at < CAST($as_of AS TIMESTAMPTZ)
-        AND get_bit(d.bits, CAST((m.message_id - $message_id_min) % 65536 AS INTEGER)) = 1
 ),
 local_time AS (
     SELECT
