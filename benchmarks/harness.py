@@ -82,53 +82,54 @@ CACHE = ROOT / "data" / "tmp" / "bench"
 WAREHOUSE_LAYOUT = "clustered"
 
 
+def _fresh_python(code: str, folder: Path, what: str) -> str:
+    """Run ``code`` in a fresh Python process (``sys.argv[1]`` = ``folder``), so that this one,
+    which may measure later stages, never holds what it loads; returns its standard output."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
 def prepare_programme(n_contacts: int, *, seed: int = 0, cache: Path = CACHE) -> Path:
     """Generate (once) a programme of ``n_contacts`` with the chunked generator, as Parquet part
     files and a warehouse file, under ``cache`` (shared by the 10M stages of every benchmark).
 
     Returns the folder: ``{table}.parquet/part-*.parquet`` (one part per 1M contacts),
-    ``warehouse.duckdb`` and ``meta.json`` (``as_of``, ``rows``; written last). See
-    :func:`smsanalytics.synth.generate_programme_parquet`.
+    ``warehouse.duckdb`` and ``meta.json`` (``as_of``, ``rows``, ``layout``; written last). See
+    :func:`smsanalytics.synth.generate_programme_parquet`. A cached folder whose warehouse has
+    another layout than :data:`WAREHOUSE_LAYOUT` gets its warehouse rebuilt from the part files
+    (:func:`smsanalytics.synth.chunked.load_parts`; ``load_seconds`` in ``meta.json``).
     """
     folder = cache / f"programme-{n_contacts}-seed{seed}"
     meta_path = folder / "meta.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         if meta.get("layout") != WAREHOUSE_LAYOUT:  # cached before tables were clustered
-            code = (
+            out = _fresh_python(
                 "from smsanalytics.synth.chunked import load_parts; import sys; "
-                "print(load_parts(sys.argv[1], sys.argv[1] + '/warehouse.duckdb'))"
+                "print(load_parts(sys.argv[1], sys.argv[1] + '/warehouse.duckdb'))",
+                folder,
+                f"rebuilding the warehouse of {folder}",
             )
-            proc = subprocess.run(
-                [sys.executable, "-c", code, str(folder)],
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                cwd=ROOT,
-                check=False,
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode != 0:
-                raise RuntimeError(f"rebuilding {folder} failed:\n{proc.stderr[-4000:]}")
             meta["layout"] = WAREHOUSE_LAYOUT
-            meta["load_seconds"] = round(float(proc.stdout.strip().splitlines()[-1]), 1)
+            meta["load_seconds"] = round(float(out.strip().splitlines()[-1]), 1)
             meta_path.write_text(json.dumps(meta, indent=2))
         return folder
-    code = (
+    _fresh_python(
         "from smsanalytics.synth import generate_programme_parquet; import sys; "
         f"generate_programme_parquet({int(n_contacts)}, sys.argv[1], seed={int(seed)}, "
-        "warehouse=sys.argv[1] + '/warehouse.duckdb', progress=True)"
+        "warehouse=sys.argv[1] + '/warehouse.duckdb', progress=True)",
+        folder,
+        f"generating {n_contacts:,} contacts",
     )
-    # a fresh process: this one (which may measure later stages) never holds a chunk
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(folder)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        check=False,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"generating {n_contacts:,} contacts failed:\n{proc.stderr[-4000:]}")
     meta = json.loads(meta_path.read_text())  # the generator inserts each chunk clustered
     meta_path.write_text(json.dumps({**meta, "layout": WAREHOUSE_LAYOUT}, indent=2))
     return folder

