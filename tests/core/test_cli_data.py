@@ -1,4 +1,4 @@
-"""The data verbs of the command line: generate, demo, info (with --json)."""
+"""The data verbs of the command line: generate, demo, info, cluster (with --json)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ def test_demo_builds_warehouse_and_info_reads_it(tmp_path):
     assert sum(sum(r.values()) for r in summary["quarantined"].values()) > 0
     info = _json(runner.invoke(app, ["info", "--warehouse", str(wh), "--json"]))
     assert info["tables"] == summary["tables"]
+    clustered = _json(runner.invoke(app, ["cluster", "-w", str(wh), "-t", "messages", "--json"]))
+    assert list(clustered["seconds"]) == ["messages"]
+    after = _json(runner.invoke(app, ["info", "--warehouse", str(wh), "--json"]))
+    assert after["tables"] == summary["tables"]
+
+
+def test_cluster_errors_name_the_problem(tmp_path):
+    missing = runner.invoke(app, ["cluster", "-w", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    wh = tmp_path / "w.duckdb"
+    from smsanalytics.warehouse import Warehouse
+
+    Warehouse(wh).close()
+    bad = runner.invoke(app, ["cluster", "-w", str(wh), "-t", "campaigns"])
+    assert bad.exit_code == 2 and "no clustering order" in bad.output
 
 
 def test_info_on_missing_warehouse_is_a_clear_error(tmp_path):

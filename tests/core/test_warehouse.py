@@ -89,6 +89,64 @@ def test_a_load_is_stored_in_cluster_order(wh):
     assert [r[0] for r in stored] == ["b", "d", "c", "a", "c2", "a2", "d2", "b2"]
 
 
+def _orders(ids: list[int], days: list[int], tag: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "order_id": [f"{tag}{i}" for i in range(len(ids))],
+            "contact_id": ids,
+            "ordered_at": [dt.datetime(2025, 1, d, tzinfo=UTC) for d in days],
+            "amount": [float(i) for i in range(len(ids))],
+        }
+    )
+
+
+def _stored(wh: Warehouse, sql: str) -> list[tuple]:
+    return wh.con.execute(sql).fetchall()  # no ORDER BY: storage order
+
+
+def test_cluster_rewrites_many_loads_as_one_sorted_run(wh):
+    wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
+    for k in range(3):  # three loads, each sorted within itself only
+        wh.load("orders", _orders([3, 1, 2], [k + 1, k + 2, k + 3], f"L{k}-"), source=f"o{k}.csv")
+    before = sorted(_stored(wh, "SELECT * FROM orders"))
+    assert [r[0] for r in _stored(wh, "SELECT contact_id FROM orders")] != sorted(
+        r[0] for r in before
+    )
+    seconds = wh.cluster()
+    assert set(seconds) == {t.name for t in schemas.ORDERED_TABLES if t.cluster_by}
+    stored = _stored(wh, "SELECT contact_id, ordered_at, order_id FROM orders")
+    assert stored == sorted(stored)
+    assert sorted(_stored(wh, "SELECT * FROM orders")) == before  # same rows, new order
+    assert wh.counts()["loads"] == 4  # nothing recorded as a load
+
+
+def test_cluster_failing_midway_leaves_every_table_as_it_was(wh, monkeypatch):
+    wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
+    for k in range(2):
+        wh.load("orders", _orders([3, 1, 2], [k + 1, k + 2, k + 3], f"L{k}-"), source=f"o{k}.csv")
+    before = _stored(wh, "SELECT * FROM orders")
+    real = schemas.cluster_order
+    monkeypatch.setattr(
+        schemas,
+        "cluster_order",
+        lambda t: " ORDER BY no_such_column" if t.name == "inbound" else real(t),
+    )
+    with pytest.raises(Exception, match="no_such_column"):
+        wh.cluster(["orders", "inbound"])
+    assert _stored(wh, "SELECT * FROM orders") == before
+
+
+def test_cluster_refuses_tables_without_an_order_and_read_only_warehouses(wh, tmp_path):
+    with pytest.raises(WarehouseError, match="campaigns"):
+        wh.cluster(["campaigns"])
+    with pytest.raises(WarehouseError, match="system table|no clustering order"):
+        wh.cluster(["loads"])
+    wh.close()
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as ro:
+        with pytest.raises(WarehouseError, match="read-only"):
+            ro.cluster()
+
+
 def test_quarantine_is_recorded_with_the_load(wh):
     q = pl.DataFrame(
         {"row_number": [3], "column_name": ["phone"], "reason": ["invalid_phone"], "detail": ["x"], "raw": ["{}"]}
