@@ -194,6 +194,15 @@ def load_parts(
     programme's warehouse (for example one written before tables were clustered) without
     generating the programme again.
 
+    Parameters
+    ----------
+    folder
+        Folder written by :func:`generate_programme_parquet` (``{table}.parquet/part-*.parquet``).
+    warehouse
+        DuckDB file to write; replaced if it exists.
+    memory_limit
+        DuckDB's memory limit while inserting (sorts beyond it spill to disk).
+
     Returns
     -------
     float
@@ -205,12 +214,14 @@ def load_parts(
     folder = Path(folder)
     Path(warehouse).unlink(missing_ok=True)
     Path(f"{warehouse}.wal").unlink(missing_ok=True)
-    names = [t.name for t in schemas.ORDERED_TABLES if (folder / f"{t.name}.parquet").is_dir()]
-    parts = {name: sorted((folder / f"{name}.parquet").glob("part-*.parquet")) for name in names}
+    tables = [t.name for t in schemas.ORDERED_TABLES if (folder / f"{t.name}.parquet").is_dir()]
+    # chunk k wrote part-{k:05d}.parquet of each table (the shared tables in chunk 0 only)
+    chunks = sorted({p.name for t in tables for p in (folder / f"{t}.parquet").glob("part-*")})
     with Warehouse(warehouse, memory_limit=memory_limit) as wh:
         wh.con.execute("SET enable_progress_bar = false").fetchall()
-        for k in range(max((len(p) for p in parts.values()), default=0)):
-            _insert_parts(wh.con, {name: p[k] for name, p in parts.items() if k < len(p)})
+        for part in chunks:
+            paths = {t: folder / f"{t}.parquet" / part for t in tables}
+            _insert_parts(wh.con, {t: path for t, path in paths.items() if path.is_file()})
         wh.con.execute("CHECKPOINT").fetchall()
     return time.perf_counter() - start
 
