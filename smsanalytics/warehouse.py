@@ -614,7 +614,10 @@ class Warehouse:
         365 daily loads, 0.20 s as 13 monthly loads and 0.15 s fully clustered. This re-sorts the
         whole table, like ``CLUSTER`` or ``OPTIMIZE … ZORDER BY`` elsewhere: run it now and then
         (``smsanalytics cluster``). Rows, keys and results are unchanged; only storage order is.
-        All tables are rewritten in one transaction: a failure leaves them as they were.
+        All tables are rewritten in one transaction: a failure leaves them as they were. At 1M
+        contacts it takes about 30 s (messages 18 s, receipts 8 s). The file does not shrink:
+        the old rows' space is freed inside it and reused by later loads (a 1.0 GB warehouse file
+        becomes 2.2 GB after a first rewrite; DuckDB does not return space to the system).
 
         Parameters
         ----------
@@ -626,8 +629,6 @@ class Warehouse:
         dict
             Seconds per table rewritten.
         """
-        import time
-
         if self.read_only:
             raise WarehouseError("the warehouse is open read-only: open it writable to cluster it")
         if tables is None:
@@ -639,6 +640,20 @@ class Warehouse:
             if t.kind != "canonical" or not t.cluster_by:
                 raise WarehouseError(f"table {t.name!r} has no clustering order (schemas.py)")
         seconds: dict[str, float] = {}
+        bar = self.con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+        self.con.execute("SET enable_progress_bar = false").fetchall()  # would print on stdout
+        try:
+            self._rewrite_clustered(chosen, seconds)
+        finally:
+            self.con.execute(f"SET enable_progress_bar = {str(bool(bar)).lower()}").fetchall()
+        if not self._depth:  # not inside a caller's transaction (CHECKPOINT cannot run there)
+            self.con.execute("CHECKPOINT").fetchall()  # frees the deleted rows' space in the file
+        return seconds
+
+    def _rewrite_clustered(self, chosen: list[schemas.Table], seconds: dict[str, float]) -> None:
+        """The statements of :meth:`cluster`, in one transaction; fills ``seconds``."""
+        import time
+
         with self.transaction() as con:
             for t in chosen:
                 start = time.perf_counter()
@@ -653,9 +668,6 @@ class Warehouse:
                 ).fetchall()
                 con.execute("DROP TABLE _cluster").fetchall()
                 seconds[t.name] = round(time.perf_counter() - start, 3)
-        if not self.read_only:
-            self.con.execute("CHECKPOINT").fetchall()  # reclaims the deleted row groups
-        return seconds
 
     def counts(self) -> dict[str, int]:
         """Row count of every canonical and system table."""
