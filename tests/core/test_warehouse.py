@@ -120,6 +120,16 @@ def test_cluster_rewrites_many_loads_as_one_sorted_run(wh):
     assert wh.counts()["loads"] == 4  # nothing recorded as a load
 
 
+def test_cluster_joins_a_callers_transaction(wh):
+    wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
+    for k in range(2):
+        wh.load("orders", _orders([3, 1, 2], [k + 1, k + 2, k + 3], f"L{k}-"), source=f"o{k}.csv")
+    with wh.transaction():
+        wh.cluster(["orders"])
+    stored = _stored(wh, "SELECT contact_id, ordered_at, order_id FROM orders")
+    assert stored == sorted(stored)
+
+
 def test_cluster_failing_midway_leaves_every_table_as_it_was(wh, monkeypatch):
     wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
     for k in range(2):
