@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +44,14 @@ __all__ = ["Warehouse", "WarehouseError", "LoadResult", "sha256_file", "sql_text
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
 _QUARANTINE_INPUT = ("source", "row_number", "column_name", "reason", "detail", "raw")
+
+
+def _stdout_is_terminal() -> bool:
+    """Whether standard output is an interactive terminal (not a pipe, file or notebook)."""
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 class WarehouseError(RuntimeError):
@@ -219,6 +228,10 @@ class Warehouse:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(str(path), read_only=read_only, config=config)
         self.con.execute("SET TimeZone = 'UTC'")  # after connect: ICU must be loaded first
+        if not _stdout_is_terminal():
+            # DuckDB draws its progress bar (queries over 2 s) on stdout, terminal or not: it
+            # would corrupt `--json` output and piped results, and fill papermill logs
+            self.con.execute("SET enable_progress_bar = false")
         self.read_only = read_only
         self._depth = 0  # nesting level of transaction()
         if not read_only:
@@ -640,12 +653,7 @@ class Warehouse:
             if t.kind != "canonical" or not t.cluster_by:
                 raise WarehouseError(f"table {t.name!r} has no clustering order (schemas.py)")
         seconds: dict[str, float] = {}
-        bar = self.con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
-        self.con.execute("SET enable_progress_bar = false").fetchall()  # would print on stdout
-        try:
-            self._rewrite_clustered(chosen, seconds)
-        finally:
-            self.con.execute(f"SET enable_progress_bar = {str(bool(bar)).lower()}").fetchall()
+        self._rewrite_clustered(chosen, seconds)
         if not self._depth:  # not inside a caller's transaction (CHECKPOINT cannot run there)
             self.con.execute("CHECKPOINT").fetchall()  # frees the deleted rows' space in the file
         return seconds

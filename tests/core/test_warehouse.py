@@ -104,6 +104,25 @@ def _stored(wh: Warehouse, sql: str) -> list[tuple]:
     return wh.con.execute(sql).fetchall()  # no ORDER BY: storage order
 
 
+def test_no_progress_bar_when_stdout_is_a_pipe(tmp_path):
+    """DuckDB draws its progress bar on stdout, pipe or not (its default there is on): piped
+    output such as `--json` must stay clean, so a Warehouse turns it off. A subprocess, because
+    pytest's captured stdout already changes DuckDB's default."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, duckdb; from smsanalytics.warehouse import Warehouse; "
+        "q = \"SELECT current_setting('enable_progress_bar')\"; "
+        "print(duckdb.connect(sys.argv[1] + '/plain.duckdb').execute(q).fetchall()[0][0]); "
+        "print(Warehouse(sys.argv[1] + '/w.duckdb').con.execute(q).fetchall()[0][0])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "False"]  # DuckDB's default, then the Warehouse's
+
+
 def test_cluster_rewrites_many_loads_as_one_sorted_run(wh):
     wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
     for k in range(3):  # three loads, each sorted within itself only
