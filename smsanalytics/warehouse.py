@@ -231,7 +231,10 @@ class Warehouse:
         if not _stdout_is_terminal():
             # DuckDB draws its progress bar (queries over 2 s) on stdout, terminal or not: it
             # would corrupt `--json` output and piped results, and fill papermill logs
-            self.con.execute("SET enable_progress_bar = false")
+            try:
+                self.con.execute("SET enable_progress_bar = false")
+            except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses any change
+                pass
         self.read_only = read_only
         self._depth = 0  # nesting level of transaction()
         if not read_only:
