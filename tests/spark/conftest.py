@@ -84,7 +84,7 @@ def spark() -> Iterator[Any]:
         master="local[2]",
         app_name="smsanalytics-tests",
         shuffle_partitions=2,
-        driver_memory="1g",
+        driver_memory="2g",  # 1g ran out while broadcasting late in the suite (CI, 2026-11-26)
         conf={
             "spark.sql.ansi.enabled": "true",
             "spark.sql.adaptive.enabled": "false",  # faster on tiny data; results are the same
