@@ -8,19 +8,12 @@
 -- build side). One bitmap for the whole range joined with a one-row CROSS JOIN was slower than
 -- the semi-join: the cross product copies the whole 2.6 MB bitmap into every 2,048-row vector
 -- (~27 GB of copying at 21 million messages); the join on blocks only references 8 KB ones.
--- $message_id_min / $message_id_max are the range of messages.message_id, filled in by
--- smsanalytics.features.query_relation.
+-- The bitmaps are the helper table `delivered_blocks` (block, bits), built once per run by
+-- smsanalytics.features from the receipts before $as_of (see _DELIVERED_BLOCKS_SQL there): when
+-- the feature table is computed part by part (contact-id ranges), every part reuses them instead
+-- of scanning all receipts again. $message_id_min is the smallest messages.message_id, filled in
+-- by smsanalytics.features.query_relation.
 -- Tested equal to the portable version (tests/segments/test_features_dialects.py).
-WITH delivered AS (
-    SELECT
-        (r.message_id - $message_id_min) // 65536 AS block,
-        bitstring_agg(CAST((r.message_id - $message_id_min) % 65536 AS INTEGER), 0, 65535) AS bits
-    FROM receipts AS r
-    WHERE r.status = 'delivered'
-        AND r.status_at < CAST($as_of AS TIMESTAMPTZ)
-        AND r.message_id BETWEEN $message_id_min AND $message_id_max
-    GROUP BY (r.message_id - $message_id_min) // 65536
-)
 SELECT
     m.contact_id,
     count(*) AS n_sent,
@@ -31,6 +24,6 @@ SELECT
     min(m.sent_at) AS first_sent_at,
     max(m.sent_at) AS last_sent_at
 FROM messages AS m
-LEFT JOIN delivered AS d ON d.block = (m.message_id - $message_id_min) // 65536
+LEFT JOIN delivered_blocks AS d ON d.block = (m.message_id - $message_id_min) // 65536
 WHERE m.sent_at < CAST($as_of AS TIMESTAMPTZ)
 GROUP BY m.contact_id
