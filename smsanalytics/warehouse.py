@@ -495,6 +495,13 @@ class Warehouse:
             self.refresh_engine()
         return self._spark_engine
 
+    def mark_changed(self) -> None:
+        """Record that canonical tables were written other than by :meth:`load` (SQL of one's
+        own, the send ledger's sync): with ``engine="spark"`` the export Spark reads is written
+        again before the next query, so it never answers from the tables as they were. A no-op
+        on DuckDB, which always reads the tables themselves."""
+        self._parquet_stale = True
+
     def refresh_engine(self) -> None:
         """Export the canonical tables again (when no ``parquet_dir`` was given) and make the
         Spark engine re-read them; a no-op before the engine is opened."""
@@ -830,7 +837,7 @@ class Warehouse:
                 },
             )
         if loaded:
-            self._parquet_stale = True  # the Spark engine's export is re-written on next use
+            self.mark_changed()  # the Spark engine's export is re-written on next use
         return LoadResult(
             table, source, load_id, int(rows_read), loaded, frame.height - loaded, n_quarantined, by_reason
         )

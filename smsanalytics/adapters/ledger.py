@@ -917,6 +917,8 @@ def sync_to_warehouse(
             finally:
                 con.unregister("_r")
         ledger.mark_receipts_synced([(k, s, u) for k, _m, s, u, _e in receipts])
+    if (n_messages or n_receipts) and hasattr(warehouse, "mark_changed"):
+        warehouse.mark_changed()  # messages/receipts were inserted by SQL, not Warehouse.load
     return SyncResult(
         messages=n_messages, receipts=n_receipts, assignments=n_assign, campaigns=n_campaigns
     )

@@ -545,6 +545,8 @@ def _finish(
             opt = update_opt_outs(
                 con, rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"]
             )
+            if opt.opted_out or opt.opted_in:
+                wh.mark_changed()  # contacts updated by SQL: Spark's export must follow
     tr = table_result(result, quarantine)
     flag_counts, flag_examples = flag_summary(issues)
     return IngestReport(

@@ -289,6 +289,8 @@ def ingest_twilio_log(
         opt = update_opt_outs(
             con, inbound_rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"]
         )
+        if opt.opted_out or opt.opted_in:
+            warehouse.mark_changed()  # contacts updated by SQL: Spark's export must follow
 
     tables = {
         "messages": table_result(r_msg, q_out),

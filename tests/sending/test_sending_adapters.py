@@ -164,16 +164,26 @@ def test_opt_out_after_planning_is_dropped_at_send_time_and_warehouse_gets_messa
     }
 
 
-def test_sync_reuses_a_message_row_written_before_a_crash(plan_factory, tmp_path):
+def test_sync_reuses_a_message_row_written_before_a_crash(plan_factory, tmp_path, monkeypatch):
     plan_dir = plan_factory(2)
     send_plan(plan_dir, OutboxAdapter(), now=NOW, clock=fixed(NOW))
     with Warehouse(tmp_path / "w.duckdb") as wh, Ledger(plan_dir) as ledger:
+        changed = []
+        monkeypatch.setattr(wh, "mark_changed", lambda: changed.append(True))
         first = sync_to_warehouse(ledger, wh)
+        assert changed  # a Spark engine's export must be written again
+        calls = len(changed)
         # simulate a crash after the warehouse commit but before the ledger learnt the ids
         ledger._con.execute("UPDATE sends SET message_id = NULL")
         second = sync_to_warehouse(ledger, wh)
         assert (first.messages, second.messages) == (2, 0)
         assert wh.table("messages").height == 2
+        assert len(changed) == calls  # nothing written the second time
+        # a receipt goes in by SQL (not Warehouse.load): the sync itself marks the change
+        key = ledger.rows("sent")[0].idempotency_key
+        assert ledger.record_receipt(key=key, status="delivered", status_at=NOW)
+        assert sync_to_warehouse(ledger, wh).receipts == 1
+        assert len(changed) == calls + 1
 
 
 # -- ledger and receipts --------------------------------------------------------------------------

@@ -94,6 +94,26 @@ def test_the_tables_are_exported_next_to_the_file(
     assert marker.stat().st_mtime_ns == before
 
 
+def test_a_write_by_sql_is_seen_by_spark_after_mark_changed(
+    warehouse: Warehouse, tmp_path: Path, spark: Any, context: DataContext
+) -> None:
+    """Rows inserted by SQL (as the send ledger's sync does) reach Spark's next query once the
+    warehouse is told (``mark_changed``): its export is written again."""
+    path = _copy_to_file(warehouse, tmp_path / "w.duckdb")
+    with Warehouse(path, engine="spark", spark=spark) as wh:
+        before = wh.query("campaign_list", as_of=context.as_of)
+        wh.con.execute(
+            "INSERT INTO messages (message_id, campaign_id, contact_id, sent_at) "
+            "SELECT max(message_id) + 1, 'added-by-sql', min(contact_id), $at FROM messages",
+            {"at": context.as_of - dt.timedelta(days=1)},
+        ).fetchall()
+        wh.mark_changed()
+        after = wh.query("campaign_list", as_of=context.as_of)
+    assert "added-by-sql" not in before["campaign_id"].to_list()
+    assert after.filter(pl.col("campaign_id") == "added-by-sql")["sent"].to_list() == [1]
+    assert after.height == before.height + 1
+
+
 def test_contact_features_on_spark(
     on_duckdb: Warehouse,
     on_spark: Warehouse,
