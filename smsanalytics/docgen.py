@@ -39,7 +39,7 @@ quarantine, loads: written by the loader
 def data_model_markdown() -> str:
     """The Markdown of ``docs/data-model.md``."""
     parts = [_HEADER]
-    for t in schemas.ORDERED_TABLES:
+    for t in schemas.DOCUMENTED_TABLES:
         parts.append(f"\n## `{t.name}`\n\n{t.description}\n\nKey: ({', '.join(f'`{k}`' for k in t.key)})")
         if t.kind == "system":
             parts.append(" · written by the warehouse itself")

@@ -286,6 +286,29 @@ LOADS = Table(
     kind="system",
 )
 
+PLANNED_SENDS = Table(
+    "planned_sends",
+    "The send windows of validated plans not yet sent: other campaigns planned later count them "
+    "against their frequency caps until the messages are in `messages`.",
+    (
+        _c("plan_id", "VARCHAR", "Plan that reserved the window (its manifest's `plan_id`).", True),
+        _c("campaign_id", "VARCHAR", "Campaign of the plan; a new plan of the campaign replaces its rows.", True),
+        _c("contact_id", "BIGINT", "Contact to be messaged.", True),
+        _c("variant", "VARCHAR", "A/B variant planned.", True),
+        _c("idempotency_key", "VARCHAR", "The send's idempotency key (campaign, contact, variant).", True),
+        _c("window_start_at", "TIMESTAMPTZ", "Start of the planned send window (UTC).", True),
+        _c("window_end_at", "TIMESTAMPTZ", "End of the planned send window (UTC).", True),
+        _c("planned_at", "TIMESTAMPTZ", "When the plan was made (UTC).", True),
+    ),
+    key=("campaign_id", "idempotency_key"),
+    kind="system",
+    notes=(
+        "Created by the first plan written to the warehouse "
+        "(`smsanalytics.adapters.ledger.reserve_plan`), not by `Warehouse.create`: warehouses "
+        "that never planned do not have it, and it is not part of `counts()` or the Spark export.",
+    ),
+)
+
 CANONICAL_TABLES: tuple[Table, ...] = (
     CONTACTS,
     CAMPAIGNS,
@@ -299,6 +322,8 @@ CANONICAL_TABLES: tuple[Table, ...] = (
 #: All tables in load order (contacts before the events that refer to them).
 ORDERED_TABLES: tuple[Table, ...] = (*CANONICAL_TABLES, QUARANTINE, LOADS)
 TABLES: dict[str, Table] = {t.name: t for t in ORDERED_TABLES}
+#: Every table the package writes, as ``docs/data-model.md`` documents them.
+DOCUMENTED_TABLES: tuple[Table, ...] = (*ORDERED_TABLES, PLANNED_SENDS)
 #: Tables whose rows refer to a contact.
 EVENT_TABLES: tuple[str, ...] = ("messages", "assignments", "receipts", "clicks", "inbound", "orders")
 #: The only columns allowed to hold phone numbers.

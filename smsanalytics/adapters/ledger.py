@@ -678,27 +678,15 @@ class Ledger:
 # warehouse side
 # --------------------------------------------------------------------------------------------
 
-_PLANNED_SENDS_DDL = """
-CREATE TABLE IF NOT EXISTS planned_sends (
-    plan_id VARCHAR NOT NULL,
-    campaign_id VARCHAR NOT NULL,
-    contact_id BIGINT NOT NULL,
-    variant VARCHAR NOT NULL,
-    idempotency_key VARCHAR NOT NULL,
-    window_start_at TIMESTAMPTZ NOT NULL,
-    window_end_at TIMESTAMPTZ NOT NULL,
-    planned_at TIMESTAMPTZ NOT NULL
-)
-"""
-
-
 def ensure_planned_sends(warehouse: Any) -> bool:
     """Create the ``planned_sends`` table (plans' reservations for caps) if missing.
 
     Returns whether the table exists (a read-only warehouse without it returns ``False``).
     """
     if not warehouse.read_only:
-        warehouse.con.execute(_PLANNED_SENDS_DDL)
+        from smsanalytics import schemas
+
+        warehouse.con.execute(schemas.create_table_sql(schemas.PLANNED_SENDS))
         return True
     tables = {
         r[0] for r in warehouse.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()

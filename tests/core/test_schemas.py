@@ -16,7 +16,7 @@ def test_data_model_doc_is_in_sync_with_schemas():
 
 
 def test_naming_conventions():
-    for t in schemas.ORDERED_TABLES:
+    for t in schemas.DOCUMENTED_TABLES:
         for c in t.columns:
             assert c.name == c.name.lower()
             if c.sql_type == "TIMESTAMPTZ":
@@ -43,3 +43,22 @@ def test_only_contacts_hold_phone_numbers():
         (t.name, c.name) for t in schemas.ORDERED_TABLES for c in t.columns if "phone" in c.name
     }
     assert phone_like == {("contacts", "phone_e164"), ("contacts", "phone_type")}
+
+
+def test_planned_sends_is_created_as_declared(tmp_path):
+    """The ledger creates ``planned_sends`` from its declaration, on first use only."""
+    from smsanalytics.adapters.ledger import ensure_planned_sends
+    from smsanalytics.warehouse import Warehouse
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        assert "planned_sends" not in {r[0] for r in wh.con.execute("SHOW TABLES").fetchall()}
+        assert ensure_planned_sends(wh)
+        described = wh.con.execute("DESCRIBE planned_sends").fetchall()
+    t = schemas.PLANNED_SENDS
+    spelled = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}  # DuckDB's DESCRIBE spelling
+    assert [(r[0], r[1], r[2]) for r in described] == [
+        (c.name, spelled.get(c.sql_type, c.sql_type), "NO" if c.required else "YES")
+        for c in t.columns
+    ]
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert ensure_planned_sends(wh)  # there now, read-only is fine
