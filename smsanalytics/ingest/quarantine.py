@@ -19,10 +19,12 @@ import polars as pl
 from smsanalytics.ingest.phones import mask_phone
 from smsanalytics.ingest.reasons import REASONS
 
-__all__ = ["Issues", "build_quarantine", "mask_text", "ROW"]
+__all__ = ["Issues", "build_quarantine", "format_detail", "mask_text", "ROW"]
 
 #: Name of the 1-based source row number column carried through validation.
 ROW = "__row__"
+#: Values shown in a detail sentence are cut to this many characters.
+DETAIL_VALUE_WIDTH = 60
 
 _ISSUE_SCHEMA = {
     ROW: pl.Int64,
@@ -55,6 +57,31 @@ def mask_text(text: str | None) -> str | None:
         return mask_phone(run) or run
 
     return _PHONE_RUN.sub(repl, text)
+
+
+def format_detail(template: str, *values: pl.Series) -> pl.Series:
+    """Fill a detail sentence row by row.
+
+    Parameters
+    ----------
+    template
+        The sentence, with one ``{}`` per value (as in :func:`polars.format`).
+    *values
+        One series per ``{}``, all of the same length; each value is shown as text cut to
+        :data:`DETAIL_VALUE_WIDTH` characters.
+
+    Returns
+    -------
+    polars.Series
+        ``detail``: one sentence per row (NULL where a value is NULL).
+
+    Examples
+    --------
+    >>> format_detail("row {} is '{}'", pl.Series([3]), pl.Series(["x" * 70])).item()
+    "row 3 is 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"
+    """
+    shown = [pl.lit(v).cast(pl.String).str.slice(0, DETAIL_VALUE_WIDTH) for v in values]
+    return pl.select(pl.format(template, *shown).alias("detail")).to_series()
 
 
 class Issues:
@@ -120,6 +147,43 @@ class Issues:
         frame = self._frame(rows, mask, reason, column, detail, raw)
         if frame.height:
             self._parts.append(frame)
+
+    def add_formatted(
+        self,
+        rows: pl.Series,
+        template: str,
+        *values: pl.Series,
+        reason: str,
+        column: str | None,
+    ) -> None:
+        """Quarantine every row of ``rows`` with a detail sentence filled in row by row.
+
+        Parameters
+        ----------
+        rows
+            Row numbers (``__row__``) to quarantine, all of them (there is no mask); none is fine.
+        template
+            The detail sentence, with one ``{}`` per value: see :func:`format_detail`.
+        *values
+            One series per ``{}``, aligned with ``rows``.
+        reason
+            The reason code (documented in ``reasons.py``).
+        column
+            The user's name of the column at fault, or None for the whole row.
+
+        Examples
+        --------
+        >>> issues = Issues()
+        >>> issues.add_formatted(
+        ...     pl.Series([4]), "the same row as row {}", pl.Series([2]),
+        ...     reason="duplicate_row", column=None,
+        ... )
+        >>> issues.frame()["detail"].to_list()
+        ['the same row as row 2']
+        """
+        if rows.len() == 0:
+            return
+        self.add(rows, None, reason=reason, column=column, detail=format_detail(template, *values))
 
     def flag(
         self,

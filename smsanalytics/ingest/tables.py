@@ -30,7 +30,7 @@ from smsanalytics.ingest.bots import detect_bot_clicks
 from smsanalytics.ingest.keywords import detect_keywords
 from smsanalytics.ingest.loading import registered
 from smsanalytics.ingest.phones import normalize_phones
-from smsanalytics.ingest.quarantine import ROW, Issues
+from smsanalytics.ingest.quarantine import ROW, Issues, format_detail
 from smsanalytics.ingest.timestamps import parse_dates, parse_timestamps
 from smsanalytics.ingest.timezones import assign_timezones
 from smsanalytics.ingest.values import (
@@ -177,8 +177,7 @@ class Detail:
         self.values = values
 
     def render(self, keep: pl.Series) -> pl.Series:
-        exprs = [pl.lit(v.filter(keep).cast(pl.String)).str.slice(0, 60) for v in self.values]
-        return pl.select(pl.format(self.template, *exprs).alias("detail")).to_series()
+        return format_detail(self.template, *(v.filter(keep) for v in self.values))
 
 
 @dataclass(frozen=True)
@@ -697,34 +696,21 @@ class Batch:
             key_text = ", ".join(self.user(k) for k in key)
             exact = dup.filter(pl.col("_same"))
             other = dup.filter(~pl.col("_same"))
-            if exact.height:
-                self.issues.add(
-                    exact[ROW],
-                    None,
-                    reason="duplicate_row",
-                    column=None,
-                    detail=pl.select(
-                        pl.format(
-                            "the same row as row {} of the file, which was loaded; remove the copy",
-                            pl.lit(exact["_first"]),
-                        )
-                    ).to_series(),
-                )
-            if other.height:
-                self.issues.add(
-                    other[ROW],
-                    None,
-                    reason="duplicate_key",
-                    column=self.user(key[0]),
-                    detail=pl.select(
-                        pl.format(
-                            f"the same {key_text} as row {{}} of the file but different values; "
-                            "the first "
-                            "row was loaded; keep one row per key",
-                            pl.lit(other["_first"]),
-                        )
-                    ).to_series(),
-                )
+            self.issues.add_formatted(
+                exact[ROW],
+                "the same row as row {} of the file, which was loaded; remove the copy",
+                exact["_first"],
+                reason="duplicate_row",
+                column=None,
+            )
+            self.issues.add_formatted(
+                other[ROW],
+                f"the same {key_text} as row {{}} of the file but different values; the first "
+                "row was loaded; keep one row per key",
+                other["_first"],
+                reason="duplicate_key",
+                column=self.user(key[0]),
+            )
         return ranked.filter(pl.col("_nullkey") | (pl.col(ROW) == pl.col("_first"))).drop(
             "_first", "_nullkey", "_same"
         )
@@ -921,37 +907,24 @@ def prepare_contacts(b: Batch, extras: list[str]) -> pl.DataFrame:
     dup_ext = first_by_ext.filter(pl.col(ROW) != pl.col("_first"))
     same = dup_ext.filter(pl.col("phone_e164") == pl.col("_first_phone"))
     other = dup_ext.filter(pl.col("phone_e164") != pl.col("_first_phone"))
-    if same.height:
-        b.issues.add(
-            same[ROW],
-            None,
-            reason="duplicate_contact",
-            column=b.user("contact_id"),
-            detail=pl.select(
-                pl.format(
-                    "the same contact as row {} (contact id '{}', the same number, perhaps written "
-                    "differently), which was kept; remove the copy",
-                    pl.lit(same["_first"]),
-                    pl.lit(same["external_id"]).str.slice(0, 60),
-                )
-            ).to_series(),
-        )
-    if other.height:
-        b.issues.add(
-            other[ROW],
-            None,
-            reason="duplicate_external_id",
-            column=b.user("contact_id"),
-            detail=pl.select(
-                pl.format(
-                    "contact id '{}' already appears on row {} with another phone number; the "
-                    "first "
-                    "row was kept: keep one row per contact, or give each person their own id",
-                    pl.lit(other["external_id"]).str.slice(0, 60),
-                    pl.lit(other["_first"]),
-                )
-            ).to_series(),
-        )
+    b.issues.add_formatted(
+        same[ROW],
+        "the same contact as row {} (contact id '{}', the same number, perhaps written "
+        "differently), which was kept; remove the copy",
+        same["_first"],
+        same["external_id"],
+        reason="duplicate_contact",
+        column=b.user("contact_id"),
+    )
+    b.issues.add_formatted(
+        other[ROW],
+        "contact id '{}' already appears on row {} with another phone number; the first "
+        "row was kept: keep one row per contact, or give each person their own id",
+        other["external_id"],
+        other["_first"],
+        reason="duplicate_external_id",
+        column=b.user("contact_id"),
+    )
     if dup_ext.height:
         rows = rows.filter(~pl.col(ROW).is_in(dup_ext[ROW].implode()))
     first_by_phone = rows.with_columns(
@@ -960,20 +933,14 @@ def prepare_contacts(b: Batch, extras: list[str]) -> pl.DataFrame:
     )
     dup_phone = first_by_phone.filter(pl.col(ROW) != pl.col("_first"))
     if dup_phone.height:
-        b.issues.add(
+        b.issues.add_formatted(
             dup_phone[ROW],
-            None,
+            "the same phone number (perhaps written differently) as row {} (contact id '{}'), "
+            "which was kept; merge the two contacts in your system",
+            dup_phone["_first"],
+            dup_phone["_first_ext"],
             reason="duplicate_contact",
             column=b.user("phone"),
-            detail=pl.select(
-                pl.format(
-                    "the same phone number (perhaps written differently) as row {} (contact id "
-                    "'{}'), "
-                    "which was kept; merge the two contacts in your system",
-                    pl.lit(dup_phone["_first"]),
-                    pl.lit(dup_phone["_first_ext"]).str.slice(0, 60),
-                )
-            ).to_series(),
         )
         rows = rows.filter(~pl.col(ROW).is_in(dup_phone[ROW].implode()))
 
@@ -996,39 +963,25 @@ def prepare_contacts(b: Batch, extras: list[str]) -> pl.DataFrame:
     changed = rows.filter(
         pl.col("_cid").is_not_null() & (pl.col("_old_phone") != pl.col("phone_e164"))
     )
-    if changed.height:
-        b.issues.add(
-            changed[ROW],
-            None,
-            reason="contact_changed",
-            column=b.user("phone"),
-            detail=pl.select(
-                pl.format(
-                    "contact id '{}' is already in the warehouse (contact_id {}) with another "
-                    "phone "
-                    "number; ingest does not overwrite contacts: correct the id, or update the "
-                    "contact deliberately",
-                    pl.lit(changed["external_id"]).str.slice(0, 60),
-                    pl.lit(changed["_cid"]),
-                )
-            ).to_series(),
-        )
+    b.issues.add_formatted(
+        changed[ROW],
+        "contact id '{}' is already in the warehouse (contact_id {}) with another phone number; "
+        "ingest does not overwrite contacts: correct the id, or update the contact deliberately",
+        changed["external_id"],
+        changed["_cid"],
+        reason="contact_changed",
+        column=b.user("phone"),
+    )
     taken = rows.filter(pl.col("_cid").is_null() & pl.col("_pcid").is_not_null())
-    if taken.height:
-        b.issues.add(
-            taken[ROW],
-            None,
-            reason="duplicate_contact",
-            column=b.user("phone"),
-            detail=pl.select(
-                pl.format(
-                    "this phone number already belongs to contact id '{}' (contact_id {}) in the "
-                    "warehouse; merge the two contacts in your system",
-                    pl.lit(taken["_pext"]).str.slice(0, 60),
-                    pl.lit(taken["_pcid"]),
-                )
-            ).to_series(),
-        )
+    b.issues.add_formatted(
+        taken[ROW],
+        "this phone number already belongs to contact id '{}' (contact_id {}) in the "
+        "warehouse; merge the two contacts in your system",
+        taken["_pext"],
+        taken["_pcid"],
+        reason="duplicate_contact",
+        column=b.user("phone"),
+    )
     rows = b.keep(rows)
     start = b.wh.next_id("contacts", "contact_id")
     rows = rows.with_columns(

@@ -189,22 +189,8 @@ def ingest_twilio_log(
             direction,
         ),
     )
-    out_b = Batch(
-        warehouse,
-        "messages",
-        frame.filter(outbound).with_columns(pl.col("to").alias("phone")),
-        {**names, "phone": names["to"]},
-        options,
-        issues,
-    )
-    in_b = Batch(
-        warehouse,
-        "inbound",
-        frame.filter(inbound).with_columns(pl.col("from").alias("phone")),
-        {**names, "phone": names["from"]},
-        options,
-        issues,
-    )
+    out_b = _direction(whole, "messages", outbound, "to")
+    in_b = _direction(whole, "inbound", inbound, "from")
 
     messages, receipts = _outbound(out_b, receipt_issues)
     inbound_rows = _inbound(in_b)
@@ -332,6 +318,20 @@ def ingest_twilio_log(
     )
 
 
+def _direction(whole: Batch, table: str, mask: pl.Series, number: str) -> Batch:
+    """The rows of ``whole`` in ``mask``, as a batch for ``table`` that finds contacts by the
+    ``number`` column (``to`` of outbound messages, ``from`` of inbound ones) read as ``phone``;
+    issues go to ``whole.issues``."""
+    return Batch(
+        whole.wh,
+        table,
+        whole.frame.filter(mask).with_columns(pl.col(number).alias("phone")),
+        {**whole.names, "phone": whole.user(number)},
+        whole.options,
+        whole.issues,
+    )
+
+
 def _outbound(b: Batch, receipt_issues: Issues) -> tuple[pl.DataFrame, pl.DataFrame]:
     contact_id = b.contacts()
     sid = b.text("sid")
@@ -415,20 +415,14 @@ def _outbound(b: Batch, receipt_issues: Issues) -> tuple[pl.DataFrame, pl.DataFr
         details, on=ROW, how="left"
     )
     bad = receipts.filter(pl.col("status_reason").is_not_null())
-    if bad.height:
-        receipt_issues.add(
-            bad[ROW],
-            None,
-            reason="invalid_status",
-            column=b.user("status"),
-            detail=pl.select(
-                pl.format(
-                    f"'{{}}' in column '{b.user('status')}' is not a Twilio delivery status; the "
-                    "message was loaded without a receipt",
-                    pl.lit(bad["status_raw"]).str.slice(0, 60),
-                )
-            ).to_series(),
-        )
+    receipt_issues.add_formatted(
+        bad[ROW],
+        f"'{{}}' in column '{b.user('status')}' is not a Twilio delivery status; the message was "
+        "loaded without a receipt",
+        bad["status_raw"],
+        reason="invalid_status",
+        column=b.user("status"),
+    )
     receipts = receipts.filter(pl.col("status").is_not_null()).drop("status_reason", "status_raw")
     return messages, receipts
 
