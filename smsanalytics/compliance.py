@@ -15,7 +15,8 @@ Everything a send plan must respect is computed here, on whole polars frames:
   planned; :func:`check_plan` re-checks a finished plan.
 
 Time-zone arithmetic is vectorised with per-zone UTC-offset tables (:func:`utc_offset_segments`,
-a few ``zoneinfo`` calls per zone, then as-of joins), never with a ``zoneinfo`` call per row.
+from :func:`smsanalytics.zones.offset_transitions`, then as-of joins), never with a ``zoneinfo``
+call per row.
 
 DST policy
 ----------
@@ -55,6 +56,7 @@ import phonenumbers
 import polars as pl
 
 from smsanalytics.rules import SHIPPED_RULES, rules_path, rules_sha256
+from smsanalytics.zones import offset_transitions
 
 __all__ = [
     "EXCLUSION_REASONS",
@@ -747,35 +749,18 @@ def _utc(value: dt.datetime, name: str) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def _offset(zone: zoneinfo.ZoneInfo, at: dt.datetime) -> int:
-    return int(at.astimezone(zone).utcoffset().total_seconds())  # type: ignore[union-attr]
-
-
 @cache
 def _zone_segments(
     name: str, start: dt.datetime, end: dt.datetime
 ) -> tuple[tuple[dt.datetime, int], ...]:
-    """Spans of constant UTC offset of zone ``name`` covering ``[start, end]``: (from, offset)."""
-    zone = zoneinfo.ZoneInfo(name)
-    step = dt.timedelta(hours=6)
-    out = [(start, _offset(zone, start))]
-    t = start
-    while t < end:
-        nxt = min(t + step, end)
-        if _offset(zone, nxt) != out[-1][1]:
-            lo, hi = t, nxt  # offset(lo) == current, offset(hi) != current: bisect to the second
-            while hi - lo > dt.timedelta(seconds=1):
-                mid = lo + (hi - lo) / 2
-                mid = mid.replace(microsecond=0)
-                if mid <= lo:
-                    break
-                if _offset(zone, mid) == out[-1][1]:
-                    lo = mid
-                else:
-                    hi = mid
-            out.append((hi, _offset(zone, hi)))
-        t = nxt
-    return tuple(out)
+    """Spans of constant UTC offset of zone ``name`` covering ``[start, end]``: (from, offset).
+
+    From :func:`smsanalytics.zones.offset_transitions` (``zoneinfo``'s offsets, exact to the
+    second).
+    """
+    at, offsets = offset_transitions(name, start, end)
+    changes = [dt.datetime.fromtimestamp(t, UTC) for t in at.tolist()]
+    return tuple(zip([start, *changes], offsets.tolist(), strict=True))
 
 
 def _horizon(start_at: dt.datetime, end_at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

@@ -26,7 +26,6 @@ import datetime as dt
 import re
 import shutil
 import time
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -38,7 +37,7 @@ import polars as pl
 
 from smsanalytics import schemas
 from smsanalytics.warehouse import Warehouse, WarehouseError, sql_text
-from smsanalytics.zones import valid_zones
+from smsanalytics.zones import offset_transitions, offsets_at, valid_zones
 
 __all__ = [
     "FEATURE_RELATION",
@@ -228,6 +227,8 @@ def zone_tables(
     Converting every event with ``AT TIME ZONE`` on a per-row zone name is slow (a string join
     and a time-zone rule lookup per row); joining a small table of local hours per
     ``(zone_id, bucket)`` on integers gives the same, DST-exact, hours much faster.
+    The offsets come from :func:`smsanalytics.zones.offsets_at` (``zoneinfo``'s, exact to the
+    second).
 
     Parameters
     ----------
@@ -275,24 +276,26 @@ def zone_tables(
         eager=True,
     )
     bucket = utc.dt.epoch("s") // _BUCKET_SECONDS
+    bucket_start = bucket.to_numpy() * _BUCKET_SECONDS
     parts = []
     for zone_id, zone in enumerate(valid, start=1):
-        local = utc.dt.convert_time_zone(zone)
-        offset = (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_minutes()
-        if (offset % 15 != 0).any():
+        offset = offsets_at(zone, bucket_start)  # seconds, in force at each bucket's start
+        minutes = np.sign(offset) * (np.abs(offset) // 60)  # whole minutes, toward zero
+        if (minutes % 15 != 0).any():
             raise ValueError(
                 f"time zone {zone!r} has a UTC offset that is not a multiple of 15 minutes "
                 f"between {start} and {end}; local hours cannot be tabulated per 15 minutes"
             )
+        local = bucket_start + offset
         parts.append(
             pl.DataFrame(
                 {
                     "zone_bucket": bucket + zone_id * 2**32,
                     "zone_id": pl.repeat(zone_id, utc.len(), dtype=pl.Int32, eager=True),
                     "bucket": bucket,
-                    "local_hour": local.dt.hour(),
-                    "local_dow": local.dt.weekday(),
-                    "utc_offset_minutes": offset,
+                    "local_hour": local // 3600 % 24,
+                    "local_dow": (local // 86400 + 3) % 7 + 1,  # 1970-01-01 was a Thursday
+                    "utc_offset_minutes": minutes,
                 }
             ).cast(schema)
         )
@@ -319,6 +322,8 @@ def zone_days(
     ``t mod 86400 >= switch_second`` and ``offset_before_s`` otherwise. Exact for any offset
     (not only multiples of 15 minutes), provided a zone changes its offset at most once per UTC
     day (true of every IANA zone; checked).
+    The offsets and switch seconds come from :func:`smsanalytics.zones.offset_transitions`
+    (``zoneinfo``'s).
 
     Parameters
     ----------
@@ -353,57 +358,37 @@ def zone_days(
     if zone_ids.height == 0:
         return pl.DataFrame(schema=schema)
     origin = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    # the offset at every whole UTC hour of the range, hours 0..24 of each day (25 samples a day)
-    hours = pl.datetime_range(
-        origin + dt.timedelta(days=first_day),
-        origin + dt.timedelta(days=first_day + day_count),
-        "1h",
-        time_zone="UTC",
-        eager=True,
-    )
-    sample = np.arange(day_count)[:, None] * 24 + np.arange(25)[None, :]
+    # day i runs from midnight[i] to midnight[i + 1]; a change at midnight[i + 1] is day i's
+    # (switch_second 86400, offset_after_s the new offset), as the SQL reads it
+    midnight = (first_day + np.arange(day_count + 1)) * 86400
     parts = []
     for zone_id, zone in zone_ids.select("zone_id", "timezone").iter_rows():
-        local = hours.dt.convert_time_zone(zone)
-        offset = (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_seconds()
-        per_day = offset.to_numpy()[sample]  # (day_count, 25)
-        changes = per_day[:, 1:] != per_day[:, :-1]
-        n_changes = changes.sum(axis=1)
-        if (n_changes > 1).any():
-            day = first_day + int(np.flatnonzero(n_changes > 1)[0])
+        changes = offset_transitions(
+            zone,
+            origin + dt.timedelta(days=first_day),
+            origin + dt.timedelta(days=first_day + day_count),
+        )
+        day = np.searchsorted(midnight, changes.at, side="left") - 1
+        per_day = np.bincount(day, minlength=day_count)
+        if (per_day > 1).any():
+            twice = first_day + int(np.flatnonzero(per_day > 1)[0])
             raise ValueError(
                 f"time zone {zone!r} changes its UTC offset more than once on "
-                f"{origin + dt.timedelta(days=day):%Y-%m-%d} (UTC); local times cannot be "
+                f"{origin + dt.timedelta(days=twice):%Y-%m-%d} (UTC); local times cannot be "
                 "tabulated per day"
             )
         switch = np.full(day_count, 86400, dtype=np.int32)
-        tz = zoneinfo.ZoneInfo(zone)
-
-        def offset_at(epoch_s: int, tz: zoneinfo.ZoneInfo = tz) -> float:
-            local = (origin + dt.timedelta(seconds=epoch_s)).astimezone(tz)
-            return local.utcoffset().total_seconds()  # type: ignore[union-attr]
-
-        for i in np.flatnonzero(n_changes == 1):  # ~2 days a year: find the exact second
-            hour = int(np.argmax(changes[i]))
-            lo = (first_day + int(i)) * 86400 + hour * 3600
-            before = per_day[i, hour]
-            hi = lo + 3600
-            while hi - lo > 1:  # invariant: offset(lo) = before, offset(hi) = after
-                mid = (lo + hi) // 2
-                if offset_at(mid) == before:
-                    lo = mid
-                else:
-                    hi = mid
-            switch[i] = hi - (first_day + int(i)) * 86400
+        switch[day] = changes.at - midnight[day]
+        offset = offsets_at(changes, midnight)
         parts.append(
             pl.DataFrame(
                 {
                     "zone_day": zone_id * day_count + np.arange(day_count),
                     "zone_id": np.full(day_count, zone_id),
                     "utc_day": first_day + np.arange(day_count),
-                    "offset_before_s": per_day[:, 0],
+                    "offset_before_s": offset[:-1],
                     "switch_second": switch,
-                    "offset_after_s": per_day[:, 24],
+                    "offset_after_s": offset[1:],
                 }
             ).cast(schema)
         )

@@ -3,8 +3,9 @@
 Converting each row with its own zone (``AT TIME ZONE`` in SQL, ``zoneinfo`` in Python) costs a
 string look-up and a rule evaluation per row; at 20 million sends that dominates everything
 (``/work/shared/bench/README.md``: ~6 s in DuckDB against ~1 s for a table join). Instead,
-:class:`ZoneOffsets` tabulates each zone's UTC offset per 15-minute UTC bucket once (a handful of
-vectorised conversions per zone), and every row is then one integer gather.
+:class:`ZoneOffsets` tabulates each zone's UTC offset per 15-minute UTC bucket once (from the exact
+offset changes of :func:`smsanalytics.zones.offset_transitions`, ``zoneinfo``'s), and every row is
+then one integer gather.
 
 Why 15 minutes is exact: every UTC offset in use today is a multiple of 15 minutes (Kathmandu
 +05:45, Chatham +12:45 …) and zones change offset at a local wall-clock time on a quarter hour,
@@ -32,7 +33,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from smsanalytics.zones import valid_zones
+from smsanalytics.zones import offsets_at, valid_zones
 
 __all__ = [
     "BUCKET_SECONDS",
@@ -101,6 +102,9 @@ def hour_of_week(local_us: np.ndarray) -> np.ndarray:
 class ZoneOffsets:
     """UTC offsets of IANA zones per 15-minute UTC bucket, for vectorised local times.
 
+    The offsets are those in force at each bucket's start, from
+    :func:`smsanalytics.zones.offsets_at` (``zoneinfo``'s).
+
     Parameters
     ----------
     zones
@@ -135,24 +139,15 @@ class ZoneOffsets:
         self.first_bucket = first
         n = last - first + 1
         table = np.zeros((len(self.zones), n), dtype=np.int16)
-        if self.zones:
-            utc = pl.datetime_range(
-                dt.datetime.fromtimestamp(first * BUCKET_SECONDS, dt.UTC),
-                dt.datetime.fromtimestamp(last * BUCKET_SECONDS, dt.UTC),
-                f"{BUCKET_SECONDS}s",
-                time_zone="UTC",
-                eager=True,
-            )[:n]
-            naive = utc.dt.replace_time_zone(None)
-            for i, zone in enumerate(self.zones):
-                local = utc.dt.convert_time_zone(zone).dt.replace_time_zone(None)
-                seconds = (local - naive).dt.total_seconds().to_numpy()
-                if (seconds % BUCKET_SECONDS != 0).any():
-                    raise ZoneError(
-                        f"time zone {zone!r} has a UTC offset that is not a multiple of 15 minutes "
-                        f"between {start} and {end}; local times cannot be tabulated per 15 minutes"
-                    )
-                table[i] = seconds // 60
+        bucket_start = (first + np.arange(n, dtype=np.int64)) * BUCKET_SECONDS
+        for i, zone in enumerate(self.zones):
+            seconds = offsets_at(zone, bucket_start)
+            if (seconds % BUCKET_SECONDS != 0).any():
+                raise ZoneError(
+                    f"time zone {zone!r} has a UTC offset that is not a multiple of 15 minutes "
+                    f"between {start} and {end}; local times cannot be tabulated per 15 minutes"
+                )
+            table[i] = seconds // 60
         self.offsets_minutes = table
         self._codes = {z: i for i, z in enumerate(self.zones)}
 

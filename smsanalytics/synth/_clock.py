@@ -1,7 +1,8 @@
 """Local time without per-row zone look-ups: UTC offsets tabulated per zone and UTC hour.
 
 Every zone used by the demo changes its offset only on a whole UTC hour, so one offset per zone
-and UTC hour is exact. Times are ``int64`` microseconds since the Unix epoch (UTC) throughout,
+and UTC hour (the one in force at the hour's start, from :func:`smsanalytics.zones.offsets_at`,
+``zoneinfo``'s) is exact. Times are ``int64`` microseconds since the Unix epoch (UTC) throughout,
 the resolution of the warehouse's ``TIMESTAMPTZ``.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import polars as pl
+
+from smsanalytics.zones import offsets_at
 
 #: One day and one hour in microseconds (the unit of every time in the generator).
 DAY = 86_400_000_000
@@ -37,12 +39,11 @@ class Clock:
     """
 
     def __init__(self, zones: tuple[str, ...], first: dt.datetime, last: dt.datetime) -> None:
-        hours = pl.datetime_range(first, last, "1h", time_zone="UTC", eager=True)
-        naive = hours.dt.replace_time_zone(None)
-        table = np.empty((len(zones), hours.len()), dtype=np.int32)
+        n_hours = max((last - first) // dt.timedelta(hours=1) + 1, 0)
+        hour_starts = (epoch_us(first) + np.arange(n_hours, dtype=np.int64) * HOUR) // SECOND
+        table = np.empty((len(zones), n_hours), dtype=np.int32)
         for i, zone in enumerate(zones):
-            local = hours.dt.convert_time_zone(zone).dt.replace_time_zone(None)
-            table[i] = (local - naive).dt.total_seconds().to_numpy()  # whole seconds
+            table[i] = offsets_at(zone, hour_starts)  # epoch seconds in, seconds out
         self.zones = zones
         self.origin = epoch_us(first)
         self.offsets = table
