@@ -280,8 +280,8 @@ def zone_tables(
     parts = []
     for zone_id, zone in enumerate(valid, start=1):
         offset = offsets_at(zone, bucket_start)  # seconds, in force at each bucket's start
-        minutes = np.sign(offset) * (np.abs(offset) // 60)  # whole minutes, toward zero
-        if (minutes % 15 != 0).any():
+        minutes = offset // 60
+        if (offset % _BUCKET_SECONDS != 0).any():  # e.g. local mean time, −03:30:52 in 1890
             raise ValueError(
                 f"time zone {zone!r} has a UTC offset that is not a multiple of 15 minutes "
                 f"between {start} and {end}; local hours cannot be tabulated per 15 minutes"

@@ -141,6 +141,15 @@ def test_zone_tables_match_zoneinfo_hour_by_hour():
             assert (hour, dow) == (local.hour, local.isoweekday())
 
 
+def test_zone_tables_refuse_offsets_off_the_quarter_hour():
+    """Reference: zoneinfo — St John's kept local mean time, UTC−03:30:52, until 1935; Kathmandu's
+    +05:45 is a whole number of quarter hours and is tabulated."""
+    with pytest.raises(ValueError, match="not a multiple of 15 minutes"):
+        zone_tables(["America/St_Johns"], start=t(1890, 1, 1), end=t(1890, 1, 2))
+    _, offsets = zone_tables(["Asia/Kathmandu"], start=t(2024, 1, 1), end=t(2024, 1, 2))
+    assert offsets["utc_offset_minutes"].unique().to_list() == [345]
+
+
 def test_order_summary_is_the_orders_part(wh):
     s = order_summary(wh, as_of=AS_OF)
     assert s["contact_id"].to_list() == [1, 3, 5, 6]
