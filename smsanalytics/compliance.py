@@ -44,7 +44,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,7 +55,7 @@ import phonenumbers
 import polars as pl
 
 from smsanalytics.rules import SHIPPED_RULES, rules_path, rules_sha256
-from smsanalytics.zones import offset_transitions
+from smsanalytics.zones import offset_transitions, valid_zones
 
 __all__ = [
     "EXCLUSION_REASONS",
@@ -604,15 +603,6 @@ def _phone_types(numbers: list[str]) -> dict[str, str]:
     return types
 
 
-@cache
-def _is_zone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def screen_contacts(
     contacts: pl.DataFrame,
     rules: ComplianceRules,
@@ -693,7 +683,8 @@ def screen_contacts(
             .drop("_looked_up")
         )
     zones = frame.get_column("timezone").cast(pl.String).drop_nulls().unique().to_list()
-    bad_zones = [z for z in zones if not _is_zone(z)]
+    known = set(valid_zones(zones))
+    bad_zones = [z for z in zones if z not in known]
     tz_ok = pl.col("timezone").is_not_null() & ~pl.col("timezone").is_in(bad_zones)
     if "timezone_source" in frame.columns:
         tz_ok = tz_ok & pl.col("timezone_source").is_in(
