@@ -40,6 +40,7 @@ data.register(app)
 _PLUGINS: tuple[tuple[str, str, str, str], ...] = (
     ("smsanalytics.cli.ingest", "ingest", "command", "ingest"),
     ("smsanalytics.cli.segment", "segment", "command", "segment"),
+    ("smsanalytics.cli.segment", "features", "command", "features"),
     ("smsanalytics.cli.ab", "app", "group", "ab"),
     ("smsanalytics.cli.message", "app", "group", "message"),
     ("smsanalytics.cli.sendtime", "app", "group", "sendtime"),
