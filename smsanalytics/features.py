@@ -674,7 +674,7 @@ def _run_relation(
                         bound,
                     ).fetchall()
                     if folder_tmp is None:
-                        target.replace(out)
+                        _replace_path(target, out)
                 finally:
                     if folder_tmp is None:
                         target.unlink(missing_ok=True)
@@ -684,7 +684,7 @@ def _run_relation(
         if out is None:
             return frames[0] if len(frames) == 1 else pl.concat(frames)
         if folder_tmp is not None:
-            _replace_folder(folder_tmp, out)
+            _replace_path(folder_tmp, out)
         return out
     finally:
         if folder_tmp is not None:
@@ -784,8 +784,16 @@ def _contact_id_bits(con: Any) -> int:
     return max(int(hi - lo + 2).bit_length(), 12) if lo is not None else 12
 
 
-def _replace_folder(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``, replacing what was there (a file or a folder)."""
+def _replace_path(new: Path, target: Path) -> None:
+    """Put ``new`` (a file or a folder) at ``target``, replacing what was there.
+
+    A file replaces a file atomically (``os.replace``); anything else — a folder of parts where a
+    file was, or the reverse — moves the old one aside first and deletes it once ``new`` is in
+    place.
+    """
+    if new.is_file() and not target.is_dir():
+        new.replace(target)
+        return
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.is_dir():

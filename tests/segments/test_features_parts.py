@@ -100,6 +100,12 @@ def test_written_parts_read_as_the_frame(generated, tmp_path):
     # written again: the folder is replaced as a whole (one part now)
     write_contact_features(wh, out, as_of=as_of, contacts_per_part=10_000)
     assert [p.name for p in out.iterdir()] == ["part-00000.parquet"]
+    # and then as one file in place of the folder, and back
+    write_contact_features(wh, out, as_of=as_of)
+    assert out.is_file() and pl.read_parquet(out).height == written.height
+    write_contact_features(wh, out, as_of=as_of, contacts_per_part=400)
+    assert out.is_dir() and len(list(out.iterdir())) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["features"]
     assert _temp_objects(wh) == []
 
 
