@@ -912,14 +912,13 @@ def write_contact_features(
         for bases of several million contacts, where one query would outgrow the perfect-hash
         aggregates and spill (10M contacts: 27.5 s in parts of 2^20 against 33.9 s at once,
         ``docs/performance.md``). The folder is replaced as a whole, or left as it was on error.
+        Ignored on ``Warehouse(engine="spark")``, whose writer always makes a folder of parts.
 
     Returns
     -------
     pathlib.Path
         ``path``.
     """
-    if getattr(warehouse, "engine", "duckdb") != "duckdb":
-        contacts_per_part = None  # Spark partitions the work (and writes a folder) itself
     result = _run_relation(
         warehouse,
         FEATURE_RELATION,
