@@ -616,6 +616,9 @@ def _run_relation(
     parts = contact_parts(warehouse, contacts_per_part) if contacts_per_part else [(None, None)]
     narrowed = [t for t in _CONTACT_TABLES if any(re.search(rf"\b{t}\b", b) for b in bodies)]
     previous = con.execute("SELECT current_setting('perfect_ht_threshold')").fetchall()[0][0]
+    previous_order = con.execute(
+        "SELECT current_setting('preserve_insertion_order')"
+    ).fetchall()[0][0]
     registered: list[str] = []
     staged: set[str] = set()
     views: list[str] = []
@@ -644,6 +647,9 @@ def _run_relation(
         if folder_tmp is not None:
             shutil.rmtree(folder_tmp, ignore_errors=True)
             folder_tmp.mkdir(parents=False)
+        # no statement here promises an order without ORDER BY (order_by sorts in SQL): DuckDB
+        # may then emit rows as its threads finish them (the final step ~0.04 s faster at 1M)
+        con.execute("SET preserve_insertion_order = false").fetchall()
         frames: list[pl.DataFrame] = []
         for i, (lo, hi) in enumerate(parts):
             views = _narrow_contact_tables(warehouse, narrowed, lo, hi)
@@ -693,6 +699,7 @@ def _run_relation(
         for rel in staged:
             con.execute(f"DROP TABLE IF EXISTS temp.{rel}").fetchall()
         con.execute(f"SET perfect_ht_threshold = {int(previous)}").fetchall()
+        con.execute(f"SET preserve_insertion_order = {bool(previous_order)}").fetchall()
         for z in registered:
             if z in ("zone_days", "delivered_blocks"):
                 con.execute(f"DROP TABLE IF EXISTS temp.{z}").fetchall()
@@ -701,17 +708,23 @@ def _run_relation(
 
 
 #: Bitmaps of the delivered messages before ``$as_of``, one row per block of 65,536 consecutive
-#: message ids (``block``, ``bits``): the helper table ``delivered_blocks`` of
+#: message ids (``block``, ``bits``), every block of the messages' id range present (all zeros
+#: when none of its messages was delivered): the helper table ``delivered_blocks`` of
 #: ``sql/duckdb/agg_contact_messages.sql`` (which explains the layout), built once per run.
 _DELIVERED_BLOCKS_SQL = """
-SELECT
-    (r.message_id - $message_id_min) // 65536 AS block,
-    bitstring_agg(CAST((r.message_id - $message_id_min) % 65536 AS INTEGER), 0, 65535) AS bits
-FROM receipts AS r
-WHERE r.status = 'delivered'
-    AND r.status_at < CAST($as_of AS TIMESTAMPTZ)
-    AND r.message_id BETWEEN $message_id_min AND $message_id_max
-GROUP BY (r.message_id - $message_id_min) // 65536
+WITH delivered AS (
+    SELECT
+        (r.message_id - $message_id_min) // 65536 AS block,
+        bitstring_agg(CAST((r.message_id - $message_id_min) % 65536 AS INTEGER), 0, 65535) AS bits
+    FROM receipts AS r
+    WHERE r.status = 'delivered'
+        AND r.status_at < CAST($as_of AS TIMESTAMPTZ)
+        AND r.message_id BETWEEN $message_id_min AND $message_id_max
+    GROUP BY (r.message_id - $message_id_min) // 65536
+)
+SELECT b.block, coalesce(d.bits, bitstring('0'::BITSTRING, 65536)) AS bits
+FROM range(0, ($message_id_max - $message_id_min) // 65536 + 1) AS b(block)
+LEFT JOIN delivered AS d ON d.block = b.block
 """
 
 

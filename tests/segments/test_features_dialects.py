@@ -86,6 +86,32 @@ def test_receipts_and_clicks_outside_the_message_range_are_ignored(programme):
     assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
 
 
+def test_messages_in_blocks_without_deliveries(programme):
+    """Message ids 70,000 apart put every message in its own bitmap block of 65,536 ids: blocks
+    whose message was never delivered (and the empty blocks between) must still count the
+    message as sent, as the portable version does (delivered_blocks has every block)."""
+    spread = {"messages", "receipts", "clicks"}
+    frames = {
+        name: frame.with_columns(pl.col("message_id") * 70_000) if name in spread else frame
+        for name, frame in programme.items()
+    }
+    with Warehouse(":memory:") as wh:
+        load_frames(wh, frames)
+        for rel in ("agg_contact_messages", FEATURE_RELATION):
+            stage = FEATURE_STAGES if rel == FEATURE_RELATION else ()
+            duck = query_relation(wh, rel, stage=stage, dialect="duckdb", as_of=AS_OF)
+            portable = query_relation(wh, rel, dialect="portable", as_of=AS_OF)
+            assert_frame_equal(duck.sort("contact_id"), portable.sort("contact_id"))
+        undelivered = wh.sql(
+            "SELECT count(*) AS n FROM messages AS m WHERE m.sent_at < $as_of AND NOT EXISTS ("
+            "SELECT 1 FROM receipts AS r WHERE r.message_id = m.message_id "
+            "AND r.status = 'delivered' AND r.status_at < $as_of)",
+            as_of=AS_OF,
+        )["n"][0]
+    assert undelivered > 0  # the case is present
+    assert (duck["n_sent"] > duck["n_delivered"]).any()
+
+
 def test_orders_days_at_the_edges(programme):
     """agg_contact_orders counts UTC days from epoch microseconds in the DuckDB version: the days
     must match CAST(… AS DATE) at midnight, one microsecond before it, before 1970 (floor, not

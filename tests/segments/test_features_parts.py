@@ -123,9 +123,34 @@ def test_a_failed_part_leaves_the_previous_folder(generated, tmp_path, monkeypat
             raise RuntimeError("disk full")
         return real(warehouse, tables, lo, hi)
 
+    settings = _settings(wh)
     monkeypatch.setattr(features, "_narrow_contact_tables", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         write_contact_features(wh, out, as_of=as_of, contacts_per_part=400)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["features"]
     assert _temp_objects(wh) == []
+    assert _settings(wh) == settings  # the engine settings of the run are put back
+
+
+def _settings(wh: Warehouse) -> tuple[object, ...]:
+    return wh.con.execute(
+        "SELECT current_setting('perfect_ht_threshold'), "
+        "current_setting('preserve_insertion_order')"
+    ).fetchall()[0]
+
+
+def test_engine_settings_are_put_back(generated, tmp_path):
+    """The run changes perfect_ht_threshold and preserve_insertion_order for its own statements
+    only: the session's values (here not DuckDB's defaults) are restored afterwards."""
+    wh, as_of = generated
+    wh.con.execute("SET perfect_ht_threshold = 9").fetchall()
+    wh.con.execute("SET preserve_insertion_order = true").fetchall()
+    contact_features(wh, as_of=as_of)
+    write_contact_features(wh, tmp_path / "f.parquet", as_of=as_of)
+    assert _settings(wh) == (9, True)
+    wh.con.execute("SET preserve_insertion_order = false").fetchall()
+    contact_features(wh, as_of=as_of)
+    assert _settings(wh) == (9, False)
+    wh.con.execute("RESET perfect_ht_threshold").fetchall()
+    wh.con.execute("RESET preserve_insertion_order").fetchall()
