@@ -711,6 +711,9 @@ def _run_relation(
 #: message ids (``block``, ``bits``), every block of the messages' id range present (all zeros
 #: when none of its messages was delivered): the helper table ``delivered_blocks`` of
 #: ``sql/duckdb/agg_contact_messages.sql`` (which explains the layout), built once per run.
+#: 8 KB per block: ~330 blocks (2.6 MB) for the 21M dense ids of 1M contacts; at most 32,768
+#: (256 MB) for ids spread over the 2^31 range the DuckDB dialect accepts (ingest and the send
+#: ledger number messages densely).
 _DELIVERED_BLOCKS_SQL = """
 WITH delivered AS (
     SELECT
