@@ -530,7 +530,7 @@ def _finish(
     step("load")
     rows = rows if rows is not None else pl.DataFrame()
     opt = None
-    with atomic(wh) as con:
+    with atomic(wh):
         result = load_rows(
             wh,
             table,
@@ -543,10 +543,8 @@ def _finish(
         )
         if table == "inbound" and rows.height and not result.already_loaded:
             opt = update_opt_outs(
-                con, rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"]
+                wh, rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"]
             )
-            if opt.opted_out or opt.opted_in:
-                wh.mark_changed()  # contacts updated by SQL: Spark's export must follow
     tr = table_result(result, quarantine)
     flag_counts, flag_examples = flag_summary(issues)
     return IngestReport(

@@ -135,13 +135,16 @@ WHERE c.opted_out_at IS DISTINCT FROM r.new_opted_out_at
 """
 
 
-def update_opt_outs(con: duckdb.DuckDBPyConnection, contact_ids: pl.Series) -> OptOutChange:
+def update_opt_outs(wh: Warehouse, contact_ids: pl.Series) -> OptOutChange:
     """Recompute ``contacts.opted_out_at`` of ``contact_ids`` from their STOP/START replies.
 
     ``opted_out_at`` becomes the earliest STOP after the last START (an ``opted_out_at`` already
     recorded, e.g. from a contacts export, counts as a STOP at that time); a START after every
-    STOP clears it (the contact opted in again). Run inside the load's transaction.
+    STOP clears it (the contact opted in again). Run inside the load's transaction. When a
+    contact changes, the warehouse is marked changed (:meth:`Warehouse.mark_changed`): the rows
+    are updated by SQL, not by ``Warehouse.load``, and the Spark engine's export must follow.
     """
+    con = wh.con
     affected = pl.DataFrame({"contact_id": contact_ids.drop_nulls().unique().cast(pl.Int64)})
     if affected.height == 0:
         return OptOutChange(0, 0)
@@ -154,6 +157,7 @@ def update_opt_outs(con: duckdb.DuckDBPyConnection, contact_ids: pl.Series) -> O
             "UPDATE contacts SET opted_out_at = ch.new_opted_out_at FROM _ingest_opt_changes ch "
             "WHERE contacts.contact_id = ch.contact_id"
         )
+    wh.mark_changed()
     opted_in = int(changes.filter(pl.col("new_opted_out_at").is_null()).height)
     return OptOutChange(changes.height - opted_in, opted_in)
 

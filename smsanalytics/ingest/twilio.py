@@ -241,7 +241,7 @@ def ingest_twilio_log(
     step("load")
     n_out = int(outbound.sum()) + int((~outbound & ~inbound).sum()) + source.ragged.height
     n_in = int(inbound.sum())
-    with atomic(warehouse) as con:
+    with atomic(warehouse):
         r_msg = load_rows(
             warehouse,
             "messages",
@@ -273,10 +273,9 @@ def ingest_twilio_log(
             force=force,
         )
         opt = update_opt_outs(
-            con, inbound_rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"]
+            warehouse,
+            inbound_rows.filter(pl.col("keyword").is_in(["STOP", "START"]))["contact_id"],
         )
-        if opt.opted_out or opt.opted_in:
-            warehouse.mark_changed()  # contacts updated by SQL: Spark's export must follow
 
     tables = {
         "messages": table_result(r_msg, q_out),

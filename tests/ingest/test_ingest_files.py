@@ -260,6 +260,23 @@ def test_ingest_inbound_stop_sets_opted_out_at_earliest_after_last_start(wh_cont
     ] == dt.datetime(2024, 3, 7, 10, tzinfo=UTC)
 
 
+def test_ingest_opt_out_changes_mark_the_warehouse_changed(wh_contacts, write, monkeypatch):
+    """contacts.opted_out_at is updated by SQL, not Warehouse.load: the warehouse must be told
+    (mark_changed) once more than the load itself tells it, or the Spark engine would answer
+    from its stale export. A reply that changes no contact (HELP) adds no call."""
+    calls = []
+    monkeypatch.setattr(wh_contacts, "mark_changed", lambda: calls.append("changed"))
+
+    def ingest(name: str, body: str) -> int:
+        calls.clear()
+        line = f"contact_id,received_at,body\nC1,2024-03-0{len(name)}T10:00:00Z,{body}\n"
+        ingest_file(wh_contacts, "inbound", write(name, line))
+        return len(calls)
+
+    by_load = ingest("h.csv", "HELP")
+    assert ingest("ss.csv", "STOP") == by_load + 1
+
+
 def test_ingest_opt_out_from_contacts_export_is_kept(wh, write):
     ingest_file(
         wh,
