@@ -154,3 +154,32 @@ def test_engine_settings_are_put_back(generated, tmp_path):
     assert _settings(wh) == (9, False)
     wh.con.execute("RESET perfect_ht_threshold").fetchall()
     wh.con.execute("RESET preserve_insertion_order").fetchall()
+
+
+def test_perfect_hash_only_for_per_contact_aggregates_of_dense_tables(generated):
+    """Perfect-hash aggregation (an array over the contact-id range, cleared by every thread)
+    is asked for only by the statements that aggregate a table with many rows per contact."""
+    steps = [*features.FEATURE_STAGES, features.FEATURE_RELATION]
+    chosen = features._perfect_hash_steps(steps, {"messages"}, "duckdb")
+    assert [s for s, c in zip(steps, chosen, strict=True) if c] == ["agg_contact_messages"]
+    chosen = features._perfect_hash_steps(steps, {"messages", "orders"}, "duckdb")
+    assert [s for s, c in zip(steps, chosen, strict=True) if c] == [
+        "agg_contact_messages",
+        "fct_contact_orders",  # agg_contact_orders is inlined in it
+    ]
+    assert features._perfect_hash_steps(steps, set(), "duckdb") == [False] * len(steps)
+    # one statement (nothing staged): it holds every aggregate
+    assert features._perfect_hash_steps([features.FEATURE_RELATION], {"inbound"}, "portable") == [
+        True
+    ]
+    wh, _ = generated
+    counts = wh.con.execute(
+        "SELECT (SELECT count(*) FROM contacts), (SELECT count(*) FROM messages), "
+        "(SELECT count(*) FROM orders)"
+    ).fetchall()[0]
+    per_contact = features._PERFECT_HASH_MIN_ROWS_PER_CONTACT * counts[0]
+    expected = [
+        t for t, n in zip(("messages", "orders"), counts[1:], strict=True) if n >= per_contact
+    ]
+    assert features._dense_tables(wh.con, ["messages", "orders"]) == expected
+    assert features._dense_tables(wh.con, []) == []
