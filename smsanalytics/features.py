@@ -141,7 +141,27 @@ def inlined_relations(
 ) -> list[str]:
     """The relations :func:`compile_relation` puts in ``name``'s statement, dependencies first.
 
-    ``name`` itself comes last; relations in ``external`` (and what only they read) are left out.
+    Parameters
+    ----------
+    name
+        File name without ``.sql``.
+    external
+        Relations read by name (staged tables or views): they, and what only they read, are
+        not inlined.
+    dialect
+        As for :func:`compile_relation`: which version of each file is read for its references.
+
+    Returns
+    -------
+    list of str
+        The inlined relations in dependency order (each after those it reads), ``name`` last.
+
+    Examples
+    --------
+    >>> inlined_relations("fct_contact_orders")
+    ['agg_contact_orders', 'fct_contact_orders']
+    >>> inlined_relations("fct_contact_orders", external=["agg_contact_orders"])
+    ['fct_contact_orders']
 
     Raises
     ------
