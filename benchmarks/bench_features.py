@@ -505,7 +505,7 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
     """Measure both implementations at each size; entries for ``make bench``."""
     import polars as pl
 
-    from benchmarks.harness import IN_MEMORY_MAX, measure, parquet_source, warm_page_cache
+    from benchmarks.harness import IN_MEMORY_MAX, measure, warm_page_cache
 
     entries = []
     for n in sizes:
@@ -518,7 +518,7 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
             return _entry(stage, n, messages, result, **extra)  # noqa: B023 (this iteration)
 
         warehouse_file = [folder / "warehouse.duckdb"]
-        exports = [Path(parquet_source(folder, t).removesuffix("/*.parquet")) for t in COLUMNS]
+        exports = [folder / f"{t}.parquet" for t in COLUMNS]  # files, or folders of parts
         if n > IN_MEMORY_MAX:
             # the pandas frames alone would need ~6.4 GB per million contacts (64 GB at 10M):
             # no baseline; our build runs under a DuckDB memory limit and spills to disk

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +135,9 @@ def prepare_programme(n_contacts: int, *, seed: int = 0, cache: Path = CACHE) ->
     return folder
 
 
-def warm_page_cache(paths: list[Path]) -> float:
+def warm_page_cache(paths: list[Path]) -> None:
     """Read ``paths`` (files, or folders of files) once, untimed, so that the OS page cache holds
-    them; returns seconds.
+    them.
 
     Each measured stage starts from its own inputs in memory, whatever earlier runs left there:
     at 10M contacts the warehouse file (12 GB) and the Parquet exports (10 GB) do not both fit in
@@ -146,14 +145,12 @@ def warm_page_cache(paths: list[Path]) -> float:
     measured against one that found them cached. Files larger than the free memory are still
     read, in 16 MB blocks, which is cheap when they are cached already.
     """
-    start = time.perf_counter()
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             with open(file, "rb", buffering=0) as handle:
                 while handle.read(1 << 24):
                     pass
-    return time.perf_counter() - start
 
 
 def parquet_source(folder: str | Path, table: str) -> str:
