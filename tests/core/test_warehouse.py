@@ -123,6 +123,24 @@ def test_no_progress_bar_when_stdout_is_a_pipe(tmp_path):
     assert out.stdout.split() == ["True", "False"]  # DuckDB's default, then the Warehouse's
 
 
+def test_a_memory_limit_lets_the_block_allocator_reuse_that_much(tmp_path):
+    """With ``memory_limit``, evicted buffer blocks stay mapped for reuse up to that limit
+    (DuckDB's ``block_allocator_memory``, off by default); a limit above DuckDB's virtual-memory
+    budget still opens, with the allocator left off."""
+    settings = (
+        "SELECT current_setting('memory_limit'), current_setting('block_allocator_memory')"
+    )
+    with Warehouse(tmp_path / "w.duckdb", memory_limit="300MB") as wh:
+        limit, blocks = wh.con.execute(settings).fetchall()[0]
+        assert blocks == limit and limit.endswith("MiB")
+    with Warehouse(tmp_path / "w.duckdb", memory_limit="300MB", read_only=True) as wh:
+        assert wh.con.execute(settings).fetchall()[0][1] == limit  # reopened: same budget
+    with Warehouse(tmp_path / "big.duckdb", memory_limit="1000TB") as wh:
+        assert wh.con.execute(settings).fetchall()[0][1] == "0 bytes"
+    with Warehouse(tmp_path / "default.duckdb") as wh:
+        assert wh.con.execute(settings).fetchall()[0][1] == "0 bytes"
+
+
 def test_cluster_rewrites_many_loads_as_one_sorted_run(wh):
     wh.load("contacts", _contacts([1, 2, 3]), source="c.csv")
     for k in range(3):  # three loads, each sorted within itself only
