@@ -1,0 +1,43 @@
+"""The benchmark harness's page-cache protocol (benchmarks/harness.py)."""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import harness
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is Linux/Unix only")
+def test_warm_page_cache_drops_every_other_benchmark_file_and_reads_the_inputs_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "bench"
+    (cache / "run" / "parts").mkdir(parents=True)
+    names = ("run/warehouse.duckdb", "run/parts/p0.parquet", "other.parquet", "run/x")
+    files = {name: (cache / name) for name in names}
+    for path in files.values():
+        path.write_bytes(b"0" * 100)
+    dropped: list[str] = []
+    reads: collections.Counter[str] = collections.Counter()
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert (offset, length, advice) == (0, 0, os.POSIX_FADV_DONTNEED)  # the whole file
+        dropped.append(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def counting_open(file, *args, **kwargs):  # noqa: ANN001, ANN202
+        reads[str(file)] += 1
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(harness.os, "posix_fadvise", fadvise)
+    monkeypatch.setattr(harness, "open", counting_open, raising=False)
+    harness.warm_page_cache([files["run/warehouse.duckdb"], cache / "run" / "parts"], cache=cache)
+
+    inputs = {str(files[n].resolve()) for n in ("run/warehouse.duckdb", "run/parts/p0.parquet")}
+    others = {str(files[n].resolve()) for n in ("other.parquet", "run/x")}
+    assert set(dropped) == others and len(dropped) == 2
+    assert reads == {name: 2 for name in inputs}
