@@ -188,6 +188,9 @@ class Warehouse:
         Open without write access (several readers may share the file).
     threads, memory_limit
         Optional DuckDB resource limits (``memory_limit="4GB"``); DuckDB spills to disk beyond it.
+        With a memory limit, DuckDB's block allocator may also keep that much of the buffer
+        memory it evicts, to hand it out again (``block_allocator_memory``: 31 → 25 s for the
+        10M-contact feature build, ``docs/performance.md``).
     engine
         What runs the SQL relations of :meth:`query` and :meth:`write_relation` (and the
         functions built on them, such as :func:`smsanalytics.features.contact_features`):
