@@ -16,8 +16,9 @@ subprocess (wall time and peak RSS of that process, imports done before the cloc
 Each of the three starts with its own input files in the OS page cache and the other benchmark
 files dropped from it (untimed, just before: :func:`benchmarks.harness.warm_page_cache`), so none
 is measured reading from disk what another found in memory (at 10M the warehouse file and the
-exports do not fit in the page cache together), nor reclaiming the cache another left full. Both implementations must agree: at every size the two frames are compared
-column by column (:func:`compare_features`) before a time is reported. Run with ``make bench``
+exports do not fit in the page cache together), nor reclaiming the cache another left full.
+Both implementations must agree: at every size the two frames are compared column by column
+(:func:`compare_features`) before a time is reported. Run with ``make bench``
 (``BENCH_SCALE``, ``BENCH_ONLY=features``) or ``python -m benchmarks.bench_features 100k``.
 """
 

@@ -72,6 +72,7 @@ def _reuse_buffer_memory(con: duckdb.DuckDBPyConnection) -> None:
     except duckdb.InvalidInputException:
         pass  # a memory limit above DuckDB's virtual-memory budget: keep DuckDB's default
 
+
 class WarehouseError(RuntimeError):
     """A load or query that cannot proceed; the warehouse is left as it was."""
 
