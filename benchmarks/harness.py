@@ -135,7 +135,7 @@ def prepare_programme(n_contacts: int, *, seed: int = 0, cache: Path = CACHE) ->
     return folder
 
 
-def warm_page_cache(paths: list[Path], *, cache: Path = ROOT / "data" / "tmp" / "bench") -> None:
+def warm_page_cache(paths: list[Path], *, cache: Path = CACHE) -> None:
     """Give the next measured stage the same start: only its own input files in the page cache.
 
     Untimed, before each measurement:
