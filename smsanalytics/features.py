@@ -36,7 +36,13 @@ import numpy as np
 import polars as pl
 
 from smsanalytics import schemas
-from smsanalytics.warehouse import Warehouse, WarehouseError, sql_text
+from smsanalytics.warehouse import (
+    Warehouse,
+    WarehouseError,
+    available_relations,
+    relation_order,
+    sql_text,
+)
 from smsanalytics.zones import offset_transitions, offsets_at, valid_zones
 
 __all__ = [
@@ -108,11 +114,6 @@ CONTACTS_PER_PART = 2**20
 
 
 # -- compiling relations ------------------------------------------------------------------------
-def _available_relations() -> set[str]:
-    folder = resources.files("smsanalytics") / "sql"
-    return {p.name.removesuffix(".sql") for p in folder.iterdir() if p.name.endswith(".sql")}
-
-
 def dialect_overrides(dialect: Dialect) -> set[str]:
     """Relations with an engine-specific version in ``smsanalytics/sql/{dialect}/``."""
     if dialect == "portable":
@@ -131,9 +132,9 @@ def relation_text(name: str, dialect: Dialect = "portable") -> str:
     return sql_text(name)
 
 
-def _dependencies(name: str, available: set[str], dialect: Dialect) -> list[str]:
+def _dependencies(name: str, available: set[str], dialect: Dialect) -> set[str]:
     body = _LINE_COMMENT.sub("", relation_text(name, dialect))
-    return sorted({r for r in _REF.findall(body) if r != name and r in available})
+    return {r for r in _REF.findall(body) if r in available}
 
 
 def inlined_relations(
@@ -168,25 +169,9 @@ def inlined_relations(
     WarehouseError
         When the relation does not exist or the relations refer to each other in a cycle.
     """
-    available = _available_relations() - set(external)
-    order: list[str] = []
-    visiting: list[str] = []
-
-    def visit(rel: str) -> None:
-        if rel in order:
-            return
-        if rel in visiting:
-            cycle = " -> ".join([*visiting[visiting.index(rel) :], rel])
-            raise WarehouseError(f"SQL relations refer to each other in a cycle: {cycle}")
-        visiting.append(rel)
-        for dep in _dependencies(rel, available, dialect):
-            visit(dep)
-        visiting.pop()
-        order.append(rel)
-
+    available = available_relations() - set(external)
     sql_text(name)  # raises a WarehouseError naming the available relations
-    visit(name)
-    return order
+    return relation_order(name, lambda rel: _dependencies(rel, available, dialect))
 
 
 def compile_relation(

@@ -23,7 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -40,7 +40,15 @@ if TYPE_CHECKING:
 
     from smsanalytics.engines.spark import SparkEngine
 
-__all__ = ["Warehouse", "WarehouseError", "LoadResult", "sha256_file", "sql_text"]
+__all__ = [
+    "Warehouse",
+    "WarehouseError",
+    "LoadResult",
+    "available_relations",
+    "relation_order",
+    "sha256_file",
+    "sql_text",
+]
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
 _QUARANTINE_INPUT = ("source", "row_number", "column_name", "reason", "detail", "raw")
@@ -122,6 +130,12 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def available_relations() -> set[str]:
+    """Names of the SQL relations in ``smsanalytics/sql/`` (file names without ``.sql``)."""
+    folder = resources.files("smsanalytics") / "sql"
+    return {p.name.removesuffix(".sql") for p in folder.iterdir() if p.name.endswith(".sql")}
+
+
 def sql_text(name: str) -> str:
     """The text of ``smsanalytics/sql/{name}.sql``.
 
@@ -130,12 +144,63 @@ def sql_text(name: str) -> str:
     WarehouseError
         Naming the available relations when there is no such file.
     """
-    folder = resources.files("smsanalytics") / "sql"
-    path = folder / f"{name}.sql"
+    path = resources.files("smsanalytics") / "sql" / f"{name}.sql"
     if not path.is_file():
-        available = sorted(p.name.removesuffix(".sql") for p in folder.iterdir() if p.name.endswith(".sql"))
+        available = sorted(available_relations())
         raise WarehouseError(f"no SQL relation {name!r} in smsanalytics/sql/; available: {available}")
     return path.read_text(encoding="utf-8")
+
+
+def relation_order(
+    name: str,
+    reads: Callable[[str], Iterable[str]],
+    *,
+    error: type[Exception] = WarehouseError,
+) -> list[str]:
+    """``name`` and the relations it reads, directly or not, each after the relations it reads.
+
+    The one dependency walk behind :func:`smsanalytics.features.inlined_relations` (references
+    found by a regular expression, DuckDB dialect files) and
+    :func:`smsanalytics.engines.relations.relation_dependencies` (references found by sqlglot).
+
+    Parameters
+    ----------
+    name
+        The relation to compute.
+    reads
+        The relations a relation reads directly (a relation reading itself is ignored).
+    error
+        Raised, with the cycle in its message, when relations read each other in a cycle.
+
+    Returns
+    -------
+    list of str
+        Depth-first post-order over the dependencies taken in name order: deterministic, with
+        ``name`` last.
+
+    Examples
+    --------
+    >>> graph = {"fct_c": ["agg_b", "stg_a"], "agg_b": ["stg_a"], "stg_a": []}
+    >>> relation_order("fct_c", graph.__getitem__)
+    ['stg_a', 'agg_b', 'fct_c']
+    """
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(rel: str) -> None:
+        if rel in order:
+            return
+        if rel in visiting:
+            cycle = " -> ".join([*visiting[visiting.index(rel) :], rel])
+            raise error(f"SQL relations refer to each other in a cycle: {cycle}")
+        visiting.append(rel)
+        for dep in sorted(set(reads(rel)) - {rel}):
+            visit(dep)
+        visiting.pop()
+        order.append(rel)
+
+    visit(name)
+    return order
 
 
 def _bind(sql: str, params: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from importlib import resources
 
 from smsanalytics.engines.errors import EngineError
-from smsanalytics.warehouse import sql_text
+from smsanalytics.warehouse import available_relations, relation_order, sql_text
 
 __all__ = [
     "PARAM_SENTINEL",
@@ -124,12 +123,6 @@ def parameter_names(sql: str) -> set[str]:
     return names
 
 
-def available_relations() -> set[str]:
-    """Names of the relations in ``smsanalytics/sql/`` (file names without ``.sql``)."""
-    folder = resources.files("smsanalytics") / "sql"
-    return {p.name.removesuffix(".sql") for p in folder.iterdir() if p.name.endswith(".sql")}
-
-
 def _parse(sql: str, name: str):  # -> sqlglot.exp.Expression
     import sqlglot
     from sqlglot.errors import ParseError, TokenError
@@ -184,24 +177,9 @@ def relation_dependencies(name: str) -> list[str]:
     """
     available = available_relations()
     sql_text(name)  # raises a WarehouseError naming the available relations
-    order: list[str] = []
-    visiting: list[str] = []
-
-    def visit(rel: str) -> None:
-        if rel in order:
-            return
-        if rel in visiting:
-            cycle = " -> ".join([*visiting[visiting.index(rel) :], rel])
-            raise EngineError(f"SQL relations refer to each other in a cycle: {cycle}")
-        visiting.append(rel)
-        deps = referenced_tables(sql_text(rel), name=rel) & available
-        for dep in sorted(deps - {rel}):
-            visit(dep)
-        visiting.pop()
-        order.append(rel)
-
-    visit(name)
-    return order
+    return relation_order(
+        name, lambda rel: referenced_tables(sql_text(rel), name=rel) & available, error=EngineError
+    )
 
 
 _WITH = re.compile(r"(?is)^\s*WITH\b")
