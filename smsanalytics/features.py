@@ -41,6 +41,7 @@ from smsanalytics.warehouse import (
     WarehouseError,
     available_relations,
     relation_order,
+    sql_parameters,
     sql_text,
 )
 from smsanalytics.zones import offset_transitions, offsets_at, valid_zones
@@ -80,7 +81,6 @@ FEATURE_STAGES = (
 
 _REF = re.compile(r"\b((?:stg|fct|agg)_[a-z0-9_]+)\b")
 _LINE_COMMENT = re.compile(r"--[^\n]*")
-_PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
 #: Lookup tables registered per run (not SQL files): see :func:`zone_tables`.
 _ZONE_RELATIONS = ("zone_ids", "zone_offsets", "zone_days")
 #: Helper tables the runner builds when a relation's SQL names them (the zone tables and the
@@ -901,7 +901,7 @@ def _sql_string(path: Path) -> str:
 
 def _bind_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """The parameters ``sql`` uses; a missing one raises :class:`WarehouseError`."""
-    wanted = set(_PARAM.findall(_LINE_COMMENT.sub("", sql)))
+    wanted = sql_parameters(sql)
     missing = sorted(wanted - set(params))
     if missing:
         raise WarehouseError(f"SQL needs parameter(s) {missing}; got {sorted(params)}")

@@ -47,10 +47,12 @@ __all__ = [
     "available_relations",
     "relation_order",
     "sha256_file",
+    "sql_parameters",
     "sql_text",
 ]
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
+_LINE_COMMENT = re.compile(r"--[^\n]*")
 _QUARANTINE_INPUT = ("source", "row_number", "column_name", "reason", "detail", "raw")
 
 
@@ -151,6 +153,19 @@ def sql_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def sql_parameters(sql: str) -> set[str]:
+    """The ``$name`` parameters of ``sql``, outside ``--`` comments.
+
+    A regular expression, for the statements the warehouse and the feature build run on DuckDB;
+    :func:`smsanalytics.engines.relations.parameter_names` also knows string literals and
+    ``/* */`` comments (the SQL it hands to sqlglot).
+
+    >>> sorted(sql_parameters("SELECT $a, $b::INT -- not $c"))
+    ['a', 'b']
+    """
+    return set(_PARAM.findall(_LINE_COMMENT.sub("", sql)))
+
+
 def relation_order(
     name: str,
     reads: Callable[[str], Iterable[str]],
@@ -204,7 +219,7 @@ def relation_order(
 
 
 def _bind(sql: str, params: Mapping[str, Any], name: str) -> dict[str, Any]:
-    wanted = set(_PARAM.findall(re.sub(r"--[^\n]*", "", sql)))
+    wanted = sql_parameters(sql)
     missing = sorted(wanted - set(params))
     if missing:
         raise WarehouseError(f"query {name!r} needs parameter(s) {missing}; got {sorted(params)}")
