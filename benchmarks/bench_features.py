@@ -498,6 +498,7 @@ def _entry(
         "peak_rss_mb": _peak(result),
         "baseline_seconds": None,
         "cpu_seconds": round(result["extra"]["cpu_seconds"], 2),
+        "kernel": result.get("kernel"),
         **extra,
     }
 

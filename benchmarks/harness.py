@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 _RUNNER = r"""
-import importlib, json, sys, time
+import importlib, json, resource, sys, time
 
 def hwm_mb():
     # VmHWM is this process's own peak; ru_maxrss is inherited across fork/exec on Linux.
@@ -25,16 +25,35 @@ def hwm_mb():
             return int(line.split()[1]) / 1024
     return float("nan")
 
+# machine-wide kernel counters that tell why a run was slow: memory taken by reclaiming the page
+# cache (allocstall, pgscan_direct), huge-page compaction stalls, page-list promotions
+VMSTAT = ("allocstall_normal", "allocstall_movable", "pgscan_direct", "compact_stall",
+          "thp_fault_alloc", "pgactivate")
+
+def vmstat():
+    try:
+        with open("/proc/vmstat") as handle:
+            return {k: int(v) for k, v in (ln.split() for ln in handle) if k in VMSTAT}
+    except OSError:  # not Linux
+        return {}
+
 mod, fn, kwargs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 func = getattr(importlib.import_module(mod), fn)
 setup = getattr(importlib.import_module(mod), "setup_" + fn, None)
 state = setup(**kwargs) if setup else None
 base = hwm_mb()
+usage, counters = resource.getrusage(resource.RUSAGE_SELF), vmstat()
 t0 = time.perf_counter()
 extra = func(state, **kwargs) if setup else func(**kwargs)
 seconds = time.perf_counter() - t0
+after, counters_after = resource.getrusage(resource.RUSAGE_SELF), vmstat()
+kernel = {
+    "minor_faults": after.ru_minflt - usage.ru_minflt,
+    "system_seconds": round(after.ru_stime - usage.ru_stime, 3),
+    **{k: counters_after[k] - v for k, v in counters.items() if k in counters_after},
+}
 peak = hwm_mb()
-print("__RESULT__" + json.dumps({"seconds": seconds, "peak_rss_mb": peak, "setup_rss_mb": base, "extra": extra if isinstance(extra, dict) else None}))
+print("__RESULT__" + json.dumps({"seconds": seconds, "peak_rss_mb": peak, "setup_rss_mb": base, "kernel": kernel, "extra": extra if isinstance(extra, dict) else None}))
 """
 
 
@@ -44,6 +63,9 @@ def measure(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
     When the module defines ``setup_<function>(**kwargs)``, it runs first (untimed) and its
     return value is passed as the first argument of the function. ``peak_rss_mb`` is the process
     peak including the setup; ``setup_rss_mb`` is the peak before the timed part started.
+    ``kernel`` describes the timed part from the kernel's side: the process's minor page faults
+    and system CPU seconds, and the change of a few machine-wide ``/proc/vmstat`` counters
+    (direct reclaim, compaction stalls, huge-page faults, page activations; empty off Linux).
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
