@@ -519,12 +519,11 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
         def entry(stage: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
             return _entry(stage, n, messages, result, **extra)  # noqa: B023 (this iteration)
 
-        warehouse_file = [folder / "warehouse.duckdb"]
         exports = [folder / f"{t}.parquet" for t in COLUMNS]  # files, or folders of parts
+        warm_page_cache([folder / "warehouse.duckdb"])
         if n > IN_MEMORY_MAX:
             # the pandas frames alone would need ~6.4 GB per million contacts (64 GB at 10M):
             # no baseline; our build runs under a DuckDB memory limit and spills to disk
-            warm_page_cache(warehouse_file)
             ours = measure("benchmarks.bench_features", "run_ours_limited", **kwargs)
             base = None
             skipped = {
@@ -536,7 +535,6 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
                 "contacts_per_part": ours["extra"].get("contacts_per_part"),
             }
         else:
-            warm_page_cache(warehouse_file)
             ours = measure("benchmarks.bench_features", "run_ours", **kwargs)
             warm_page_cache(exports)
             base = measure("benchmarks.bench_features", "run_pandas", **kwargs)
