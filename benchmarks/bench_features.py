@@ -382,27 +382,41 @@ def pandas_features(data: dict[str, Any], as_of: str) -> Any:
         opt.sort_values(["contact_id", "received_at", "is_stop"]).groupby("contact_id")["kw"].last()
     )
 
-    # local send hour: convert each zone's messages, then the best hour by clicked / sent
+    # local send hour of day and of week (0 = Monday 00:00): convert each zone's messages, then
+    # the best hour by clicked / sent at each grain
     zones = c[["contact_id", "timezone"]].dropna()
     mz = m[["message_id", "contact_id", "sent_at"]].merge(zones, on="contact_id")
     hours = np.zeros(len(mz), dtype=np.int64)
+    weekdays = np.zeros(len(mz), dtype=np.int64)
     for zone, idx in mz.groupby("timezone").indices.items():
-        hours[idx] = mz["sent_at"].iloc[idx].dt.tz_convert(zone).dt.hour.to_numpy()
+        local = mz["sent_at"].iloc[idx].dt.tz_convert(zone)
+        hours[idx] = local.dt.hour.to_numpy()
+        weekdays[idx] = local.dt.day_of_week.to_numpy()
     mz["local_hour"] = hours
+    mz["local_hour_of_week"] = weekdays * 24 + hours
     mz["is_clicked"] = mz["message_id"].isin(k["message_id"].unique())
-    h = mz.groupby(["contact_id", "local_hour"], as_index=False).agg(
-        sends=("message_id", "size"), clicked=("is_clicked", "sum")
-    )
-    h = h[h["clicked"] > 0].copy()
-    h["rate"] = h["clicked"] / h["sends"]
-    best = (
-        h.sort_values(
-            ["contact_id", "rate", "clicked", "sends", "local_hour"],
-            ascending=[True, False, False, False, True],
+
+    def best_by(key: str) -> pd.DataFrame:
+        h = mz.groupby(["contact_id", key], as_index=False).agg(
+            sends=("message_id", "size"), clicked=("is_clicked", "sum")
         )
-        .drop_duplicates("contact_id")
-        .set_index("contact_id")
-    )
+        h = h[h["clicked"] > 0].copy()
+        h["rate"] = h["clicked"] / h["sends"]
+        return (
+            h.sort_values(
+                ["contact_id", "rate", "clicked", "sends", key],
+                ascending=[True, False, False, False, True],
+            )
+            .drop_duplicates("contact_id")
+            .set_index("contact_id")[[key, "sends", "rate"]]
+            .rename(
+                columns={
+                    key: f"best_{key}",
+                    "sends": f"best_{key}_sends",
+                    "rate": f"best_{key}_click_rate",
+                }
+            )
+        )
 
     f = (
         c.set_index("contact_id")
@@ -411,15 +425,8 @@ def pandas_features(data: dict[str, Any], as_of: str) -> Any:
         .join(ka)
         .join(ia)
         .join(opt.rename("last_opt_keyword"))
-        .join(
-            best[["local_hour", "sends", "rate"]].rename(
-                columns={
-                    "local_hour": "best_local_hour",
-                    "sends": "best_local_hour_sends",
-                    "rate": "best_local_hour_click_rate",
-                }
-            )
-        )
+        .join(best_by("local_hour"))
+        .join(best_by("local_hour_of_week"))
         .reset_index()
     )
     f["is_opted_out"] = f["opted_out_at"].notna() | (f["last_opt_keyword"] == "STOP")

@@ -947,8 +947,11 @@ def contact_features(
         (``n_sent``, ``n_delivered``, ``delivery_rate``, ``n_clicks``, ``n_clicked_messages``,
         ``click_rate``, ``sms_cost``, ``first_sent_at``, ``last_sent_at``,
         ``days_since_last_sent``, ``last_click_at``, ``days_since_last_click``, ``n_inbound``)
-        and the best local send hour so far (``best_local_hour``, ``best_local_hour_sends``,
-        ``best_local_hour_click_rate``). Never a phone number.
+        and the best local send hour so far, of the day (``best_local_hour``,
+        ``best_local_hour_sends``, ``best_local_hour_click_rate``) and of the week
+        (``best_local_hour_of_week``, 0 = Monday 00:00 … 167 = Sunday 23:00,
+        ``best_local_hour_of_week_sends``, ``best_local_hour_of_week_click_rate``). Never a
+        phone number.
     """
     result = _run_relation(
         warehouse,

@@ -90,7 +90,10 @@ SELECT
     coalesce(i.n_inbound, 0) AS n_inbound,
     h.best_local_hour,
     h.best_local_hour_sends,
-    h.best_local_hour_click_rate
+    h.best_local_hour_click_rate,
+    h.best_local_hour_of_week,
+    h.best_local_hour_of_week_sends,
+    h.best_local_hour_of_week_click_rate
 FROM base AS b
 LEFT JOIN fct_contact_orders AS o ON o.contact_id = b.contact_id
 LEFT JOIN agg_contact_messages AS m ON m.contact_id = b.contact_id

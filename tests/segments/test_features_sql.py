@@ -7,13 +7,14 @@ import re
 
 import polars as pl
 import pytest
-from conftest import AS_OF, t
+from conftest import AS_OF, load_frames, t
 
 from smsanalytics.features import (
     compile_relation,
     contact_features,
     normalize_as_of,
     order_summary,
+    query_relation,
     send_hour_engagement,
     zone_tables,
 )
@@ -121,6 +122,93 @@ def test_best_local_hour(features):
     assert row(features, 1)["best_local_hour"] == 10
     assert row(features, 1)["best_local_hour_click_rate"] == 1.0
     assert row(features, 6)["best_local_hour"] is None
+
+
+def test_best_local_hour_of_week(features):
+    """0 = Monday 00:00 local (the convention of sendtime_send_hours); dates checked by hand."""
+    assert row(features, 1)["best_local_hour_of_week"] == 5 * 24 + 10  # Sat 10 May, 10:00 CEST
+    assert row(features, 2)["best_local_hour_of_week"] == 0 * 24 + 10  # Mon 26 May, 10:00 EDT
+    assert row(features, 8)["best_local_hour_of_week"] == 3 * 24 + 15  # Thu 1 May, 15:45 NPT
+    assert (
+        row(features, 8)["best_local_hour_of_week_sends"],
+        row(features, 8)["best_local_hour_of_week_click_rate"],
+    ) == (1, 1.0)
+    assert row(features, 6)["best_local_hour_of_week"] is None  # no time zone
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "portable"])
+def test_best_hour_of_day_and_of_week_differ_and_break_ties(programme, dialect):
+    """Contact 8 (Kathmandu, UTC+05:45), sends worked out by hand (1 May 2025 was a Thursday):
+
+    ====  =====================  ===========  =======
+    id    UTC                    local        clicked
+    ====  =====================  ===========  =======
+    81    Thu 1 May 10:00        Thu 15:45    yes
+    82    Thu 8 May 10:00        Thu 15:45    no
+    83    Fri 9 May 10:00        Fri 15:45    yes
+    84    Fri 16 May 10:00       Fri 15:45    yes
+    85    Thu 15 May 02:15       Thu 08:00    yes
+    ====  =====================  ===========  =======
+
+    Hour of day: 15 h has 3 clicked of 4 (0.75), 8 h 1 of 1 (1.0): best 8. Hour of week: Thu 15 h
+    1 of 2, Fri 15 h 2 of 2, Thu 8 h 1 of 1: Fri 15 h and Thu 8 h tie at 1.0, and the one with
+    more clicked messages wins: Fri 15 h = 4 * 24 + 15.
+    """
+    extra = [(82, t(2025, 5, 8, 10)), (83, t(2025, 5, 9, 10)), (84, t(2025, 5, 16, 10))]
+    extra.append((85, t(2025, 5, 15, 2, 15)))
+    programme["messages"] = pl.concat(
+        [
+            programme["messages"],
+            pl.DataFrame(
+                [(i, 8, at, 0.05) for i, at in extra],
+                schema=programme["messages"].schema,
+                orient="row",
+            ),
+        ]
+    )
+    programme["clicks"] = pl.concat(
+        [
+            programme["clicks"],
+            pl.DataFrame(
+                [(i, 8, at + dt.timedelta(minutes=5), False) for i, at in extra if i != 82],
+                schema=programme["clicks"].schema,
+                orient="row",
+            ),
+        ]
+    )
+    with Warehouse(":memory:") as w:
+        load_frames(w, programme)
+        f = query_relation(w, "fct_contact_features", dialect=dialect, as_of=AS_OF)
+    c8 = row(f, 8)
+    assert (
+        c8["best_local_hour"],
+        c8["best_local_hour_sends"],
+        c8["best_local_hour_click_rate"],
+    ) == (8, 1, 1.0)
+    assert (
+        c8["best_local_hour_of_week"],
+        c8["best_local_hour_of_week_sends"],
+        c8["best_local_hour_of_week_click_rate"],
+    ) == (4 * 24 + 15, 2, 1.0)
+
+
+def test_packed_day_counters_refuse_to_overflow(programme):
+    """The DuckDB dialect packs the sends of each day of the week in 18-bit fields: a contact with
+    2^18 sends in one local hour of day gets an error naming the way out, not a wrong count."""
+    n = 2**18
+    with Warehouse(":memory:") as w:
+        load_frames(w, programme)
+        w.con.execute(
+            "INSERT INTO messages (message_id, contact_id, sent_at, cost) "
+            "SELECT 1000 + i, 1, TIMESTAMPTZ '2025-05-05 08:00:00+00' + i * INTERVAL 1 MICROSECOND,"
+            " 0.0 FROM range($n) AS r(i)",
+            {"n": n},
+        ).fetchall()
+        with pytest.raises(Exception, match="262,144 sends or more"):
+            contact_features(w, as_of=AS_OF)
+        # the portable SQL has no such limit: Mon 10:00 CEST holds the n sends, none clicked
+        f = query_relation(w, "fct_contact_features", dialect="portable", as_of=AS_OF)
+    assert row(f, 1)["n_sent"] == n + 3
 
 
 def test_zone_tables_match_zoneinfo_hour_by_hour():
