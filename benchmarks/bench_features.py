@@ -389,17 +389,20 @@ def pandas_features(data: dict[str, Any], as_of: str) -> Any:
     hours = np.zeros(len(mz), dtype=np.int64)
     weekdays = np.zeros(len(mz), dtype=np.int64)
     for zone, idx in mz.groupby("timezone").indices.items():
-        local = mz["sent_at"].iloc[idx].dt.tz_convert(zone)
+        local = mz["sent_at"].iloc[idx].dt.tz_convert(zone).dt.tz_localize(None)  # wall clock
         hours[idx] = local.dt.hour.to_numpy()
         weekdays[idx] = local.dt.day_of_week.to_numpy()
-    mz["local_hour"] = hours
     mz["local_hour_of_week"] = weekdays * 24 + hours
     mz["is_clicked"] = mz["message_id"].isin(k["message_id"].unique())
+    cells = mz.groupby(["contact_id", "local_hour_of_week"], as_index=False).agg(
+        sends=("message_id", "size"), clicked=("is_clicked", "sum")
+    )
+    cells["local_hour"] = cells["local_hour_of_week"] % 24
+    by_hour = cells.groupby(["contact_id", "local_hour"], as_index=False)[
+        ["sends", "clicked"]
+    ].sum()
 
-    def best_by(key: str) -> pd.DataFrame:
-        h = mz.groupby(["contact_id", key], as_index=False).agg(
-            sends=("message_id", "size"), clicked=("is_clicked", "sum")
-        )
+    def best_by(h: pd.DataFrame, key: str) -> pd.DataFrame:
         h = h[h["clicked"] > 0].copy()
         h["rate"] = h["clicked"] / h["sends"]
         return (
@@ -425,8 +428,8 @@ def pandas_features(data: dict[str, Any], as_of: str) -> Any:
         .join(ka)
         .join(ia)
         .join(opt.rename("last_opt_keyword"))
-        .join(best_by("local_hour"))
-        .join(best_by("local_hour_of_week"))
+        .join(best_by(by_hour, "local_hour"))
+        .join(best_by(cells, "local_hour_of_week"))
         .reset_index()
     )
     f["is_opted_out"] = f["opted_out_at"].notna() | (f["last_opt_keyword"] == "STOP")
