@@ -44,42 +44,36 @@ pair_sends AS (
     FROM cell_sends
     GROUP BY pair
 ),
-hour_ranked AS (
-    SELECT
-        p.contact_id,
-        p.local_hour,
-        n.sends,
-        p.clicked_messages,
-        row_number() OVER (
-            PARTITION BY p.contact_id
-            ORDER BY CAST(p.clicked_messages AS DOUBLE) / n.sends DESC,
-                     p.clicked_messages DESC, n.sends DESC, p.local_hour
-        ) AS rn
+candidates AS (
+    -- both grains in one list, so that one ranking rule serves them
+    SELECT 'day' AS grain, p.contact_id, CAST(p.local_hour AS SMALLINT) AS slot, n.sends,
+           p.clicked_messages
     FROM clicked_pairs AS p
     JOIN pair_sends AS n ON n.pair = p.pair
-),
-week_ranked AS (
-    SELECT
-        c.contact_id,
-        c.local_hour_of_week,
-        n.sends,
-        c.clicked_messages,
-        row_number() OVER (
-            PARTITION BY c.contact_id
-            ORDER BY CAST(c.clicked_messages AS DOUBLE) / n.sends DESC,
-                     c.clicked_messages DESC, n.sends DESC, c.local_hour_of_week
-        ) AS rn
+    UNION ALL
+    SELECT 'week' AS grain, c.contact_id, c.local_hour_of_week AS slot, n.sends,
+           c.clicked_messages
     FROM clicked_cells AS c
     JOIN cell_sends AS n ON n.cell = c.cell
+),
+ranked AS (
+    SELECT
+        *,
+        row_number() OVER (
+            PARTITION BY contact_id, grain
+            ORDER BY CAST(clicked_messages AS DOUBLE) / sends DESC,
+                     clicked_messages DESC, sends DESC, slot
+        ) AS rn
+    FROM candidates
 )
 SELECT
     h.contact_id,
-    h.local_hour AS best_local_hour,
+    CAST(h.slot AS TINYINT) AS best_local_hour,
     h.sends AS best_local_hour_sends,
     CAST(h.clicked_messages AS DOUBLE) / h.sends AS best_local_hour_click_rate,
-    w.local_hour_of_week AS best_local_hour_of_week,
+    w.slot AS best_local_hour_of_week,
     w.sends AS best_local_hour_of_week_sends,
     CAST(w.clicked_messages AS DOUBLE) / w.sends AS best_local_hour_of_week_click_rate
-FROM hour_ranked AS h
-JOIN week_ranked AS w ON w.contact_id = h.contact_id AND w.rn = 1
-WHERE h.rn = 1
+FROM ranked AS h
+JOIN ranked AS w ON w.contact_id = h.contact_id AND w.grain = 'week' AND w.rn = 1
+WHERE h.grain = 'day' AND h.rn = 1
