@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import CACHE
+
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "data" / "tmp" / "bench"
 SEED = 0
 #: Columns read by both implementations, per table.
 COLUMNS: dict[str, list[str]] = {

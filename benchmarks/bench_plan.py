@@ -26,8 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import CACHE
+
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "data" / "tmp" / "bench"
 NOW = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)  # Monday 08:00 in Paris
 #: Largest size planned: ``plan_sends`` holds the whole plan (rows, exclusions, rendered texts,
 #: keys) in memory, ~1.9 GB at 1M contacts, so ~19 GB at 10M on a 24 GiB machine shared with

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import polars as pl
 
-from smsanalytics.warehouse import Warehouse, sql_text
+from smsanalytics.warehouse import Warehouse, sql_text, strip_line_comments
 
 if TYPE_CHECKING:
     from smsanalytics.settings import Settings
@@ -98,7 +98,6 @@ ERROR_CODE_DESCRIPTIONS: Final[dict[str, str]] = {
 }
 
 _FACTS = "campaign_message_facts"
-_LINE_COMMENT = re.compile(r"--[^\n]*")
 _ADDITIVE = (
     "sent",
     "delivered",
@@ -268,14 +267,14 @@ def _window(
 
 
 def _strip(sql: str) -> str:
-    lines = [ln for ln in _LINE_COMMENT.sub("", sql).splitlines() if ln.strip()]
+    lines = [ln for ln in strip_line_comments(sql).splitlines() if ln.strip()]
     return "\n".join(lines).rstrip().rstrip(";")
 
 
 def _compile(name: str) -> str:
     """The relation ``name`` with :data:`_FACTS` inlined as a CTE when it reads it."""
     sql = sql_text(name)
-    if name == _FACTS or not re.search(rf"\b{_FACTS}\b", _LINE_COMMENT.sub("", sql)):
+    if name == _FACTS or not re.search(rf"\b{_FACTS}\b", strip_line_comments(sql)):
         return sql
     return f"WITH {_FACTS} AS (\n{_strip(sql_text(_FACTS))}\n)\n{_strip(sql)}"
 

@@ -43,6 +43,7 @@ from smsanalytics.warehouse import (
     relation_order,
     sql_parameters,
     sql_text,
+    strip_line_comments,
 )
 from smsanalytics.zones import offset_transitions, offsets_at, valid_zones
 
@@ -80,7 +81,6 @@ FEATURE_STAGES = (
 )
 
 _REF = re.compile(r"\b((?:stg|fct|agg)_[a-z0-9_]+)\b")
-_LINE_COMMENT = re.compile(r"--[^\n]*")
 #: Lookup tables registered per run (not SQL files): see :func:`zone_tables`.
 _ZONE_RELATIONS = ("zone_ids", "zone_offsets", "zone_days")
 #: Helper tables the runner builds when a relation's SQL names them (the zone tables and the
@@ -133,7 +133,7 @@ def relation_text(name: str, dialect: Dialect = "portable") -> str:
 
 
 def _dependencies(name: str, available: set[str], dialect: Dialect) -> set[str]:
-    body = _LINE_COMMENT.sub("", relation_text(name, dialect))
+    body = strip_line_comments(relation_text(name, dialect))
     return {r for r in _REF.findall(body) if r in available}
 
 
@@ -220,7 +220,7 @@ def compile_relation(
 
 
 def _strip(sql: str) -> str:
-    lines = [ln for ln in _LINE_COMMENT.sub("", sql).splitlines() if ln.strip()]
+    lines = [ln for ln in strip_line_comments(sql).splitlines() if ln.strip()]
     return "\n".join(lines).rstrip().rstrip(";")
 
 
@@ -647,7 +647,7 @@ def _run_relation(
     sqls = [
         compile_relation(rel, external=steps[:i], dialect=dialect) for i, rel in enumerate(steps)
     ]
-    bodies = [_LINE_COMMENT.sub("", sql) for sql in sqls]
+    bodies = [strip_line_comments(sql) for sql in sqls]
     wanted_helpers = {
         h for body in bodies for h in _HELPER_TABLES if re.search(rf"\b{h}\b", body)
     }

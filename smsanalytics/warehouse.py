@@ -49,6 +49,7 @@ __all__ = [
     "sha256_file",
     "sql_parameters",
     "sql_text",
+    "strip_line_comments",
 ]
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
@@ -153,6 +154,18 @@ def sql_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def strip_line_comments(sql: str) -> str:
+    """``sql`` without its ``--`` comments (to the end of the line).
+
+    For the SQL files of ``smsanalytics/sql/``, whose comments name relations and parameters in
+    prose: what reads the code (parameter and relation finders) reads it without them.
+
+    >>> strip_line_comments("SELECT 1 -- one")
+    'SELECT 1 '
+    """
+    return _LINE_COMMENT.sub("", sql)
+
+
 def sql_parameters(sql: str) -> set[str]:
     """The ``$name`` parameters of ``sql``, outside ``--`` comments.
 
@@ -163,7 +176,7 @@ def sql_parameters(sql: str) -> set[str]:
     >>> sorted(sql_parameters("SELECT $a, $b::INT -- not $c"))
     ['a', 'b']
     """
-    return set(_PARAM.findall(_LINE_COMMENT.sub("", sql)))
+    return set(_PARAM.findall(strip_line_comments(sql)))
 
 
 def relation_order(
