@@ -2,7 +2,8 @@
 
 Each module defines ``run(sizes: list[int]) -> list[dict]`` returning entries
 ``{stage, contacts, messages, seconds, peak_rss_mb, baseline_seconds}``. The table is printed and
-written to ``benchmarks/results/latest.json``. ``BENCH_ONLY=features,plan`` restricts the modules.
+written to ``benchmarks/results/latest.json``. ``BENCH_ONLY=features,plan`` restricts the modules;
+``BENCH_REPEAT=3`` measures the feature build in three rounds and reports each stage's median.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> None:
         "python": platform.python_version(),
         "bench_scale": os.environ.get("BENCH_SCALE", "100k,1m"),
         "bench_only": os.environ.get("BENCH_ONLY", ""),
+        "bench_repeat": os.environ.get("BENCH_REPEAT", "1"),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - started),
         "load_average_at_end": round(os.getloadavg()[0], 2),

@@ -514,12 +514,48 @@ def _entry(
     }
 
 
+def repeats(environ: dict[str, str] | None = None) -> int:
+    """How many rounds :func:`run` measures at each size: ``BENCH_REPEAT`` (default 1).
+
+    Raises
+    ------
+    ValueError
+        When ``BENCH_REPEAT`` is not a whole number from 1 to 20.
+    """
+    import os
+
+    raw = (os.environ if environ is None else environ).get("BENCH_REPEAT", "1")
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 20:
+        raise ValueError(f"BENCH_REPEAT={raw!r}: give a whole number of rounds from 1 to 20")
+    return int(raw)
+
+
+def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The measurement with the median wall time (the lower middle one for an even count).
+
+    The whole measurement is kept, not only its time, so that its steps, CPU seconds and kernel
+    counters describe the run whose time is reported.
+
+    >>> [median_run([{"seconds": s} for s in (3.0, 1.0, 2.0)])["seconds"]]
+    [2.0]
+    """
+    ranked = sorted(results, key=lambda r: r["seconds"])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def run(sizes: list[int]) -> list[dict[str, Any]]:
-    """Measure both implementations at each size; entries for ``make bench``."""
+    """Measure both implementations at each size; entries for ``make bench``.
+
+    With ``BENCH_REPEAT=k`` (:func:`repeats`) each size is measured in ``k`` rounds (ours, the
+    pandas baseline, the decode reference, in that order in every round, each warmed as below),
+    and each stage reports its median round (:func:`median_run`), with every round's wall time
+    in ``round_seconds``: on a shared machine one round can be twice as slow as the next.
+    """
     import polars as pl
 
     from benchmarks.harness import IN_MEMORY_MAX, measure, warm_page_cache
 
+    rounds = repeats()
     entries = []
     for n in sizes:
         folder = prepare_in_subprocess(n)
@@ -531,12 +567,31 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
             return _entry(stage, n, messages, result, **extra)  # noqa: B023 (this iteration)
 
         exports = [folder / f"{t}.parquet" for t in COLUMNS]  # files, or folders of parts
-        warm_page_cache([folder / "warehouse.duckdb"])
-        if n > IN_MEMORY_MAX:
-            # the pandas frames alone would need ~6.4 GB per million contacts (64 GB at 10M):
-            # no baseline; our build runs under a DuckDB memory limit and spills to disk
-            ours = measure("benchmarks.bench_features", "run_ours_limited", **kwargs)
-            base = None
+        runs: dict[str, list[dict[str, Any]]] = {"ours": [], "base": [], "scan": []}
+        for round_no in range(rounds):
+            warm_page_cache([folder / "warehouse.duckdb"])
+            if n > IN_MEMORY_MAX:
+                # the pandas frames alone would need ~6.4 GB per million contacts (64 GB at
+                # 10M): no baseline; our build runs under a DuckDB memory limit and spills
+                runs["ours"].append(
+                    measure("benchmarks.bench_features", "run_ours_limited", **kwargs)
+                )
+            else:
+                runs["ours"].append(measure("benchmarks.bench_features", "run_ours", **kwargs))
+                warm_page_cache(exports)
+                runs["base"].append(measure("benchmarks.bench_features", "run_pandas", **kwargs))
+                if round_no == 0:  # the same code every round: compared once
+                    import pandas as pd
+
+                    compare_features(
+                        pl.read_parquet(folder / "features_ours.parquet").sort("contact_id"),
+                        pd.read_parquet(folder / "features_pandas.parquet"),
+                    )
+            warm_page_cache(exports)
+            runs["scan"].append(measure("benchmarks.bench_features", "run_scan", **kwargs))
+        ours, scan = median_run(runs["ours"]), median_run(runs["scan"])
+        base = median_run(runs["base"]) if runs["base"] else None
+        if base is None:
             skipped = {
                 "baseline_skipped": (
                     "pandas baseline not run above 1M contacts: its frames need "
@@ -546,18 +601,12 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
                 "contacts_per_part": ours["extra"].get("contacts_per_part"),
             }
         else:
-            ours = measure("benchmarks.bench_features", "run_ours", **kwargs)
-            warm_page_cache(exports)
-            base = measure("benchmarks.bench_features", "run_pandas", **kwargs)
-            import pandas as pd
-
-            compare_features(
-                pl.read_parquet(folder / "features_ours.parquet").sort("contact_id"),
-                pd.read_parquet(folder / "features_pandas.parquet"),
-            )
             skipped = {}
-        warm_page_cache(exports)
-        scan = measure("benchmarks.bench_features", "run_scan", **kwargs)
+
+        def round_seconds(key: str) -> dict[str, Any]:
+            times = [round(r["seconds"], 3) for r in runs[key]]  # noqa: B023 (this iteration)
+            return {"round_seconds": times} if rounds > 1 else {}
+
         baseline = (
             {
                 "baseline_seconds": round(base["seconds"], 3),
@@ -578,12 +627,17 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
                 # not part of the build: once per load, for context (see build_warehouse)
                 warehouse_load_seconds=meta.get("load_seconds"),
                 warehouse_layout=meta.get("layout"),
+                **round_seconds("ours"),
             )
         )
         if base:
-            entries.append(entry("features: pandas baseline", base))
+            entries.append(entry("features: pandas baseline", base, **round_seconds("base")))
         entries.append(
-            entry("features: DuckDB Parquet decode of the same columns (reference)", scan)
+            entry(
+                "features: DuckDB Parquet decode of the same columns (reference)",
+                scan,
+                **round_seconds("scan"),
+            )
         )
     return entries
 

@@ -41,3 +41,15 @@ def test_warm_page_cache_drops_every_other_benchmark_file_and_reads_the_inputs_t
     others = {str(files[n].resolve()) for n in ("other.parquet", "run/x")}
     assert set(dropped) == others and len(dropped) == 2
     assert reads == {name: 2 for name in inputs}
+
+
+def test_feature_benchmark_rounds_report_the_median_run():
+    from benchmarks.bench_features import median_run, repeats
+
+    runs = [{"seconds": s, "extra": {"tag": s}} for s in (3.4, 2.9, 3.1, 5.0)]
+    assert median_run(runs)["extra"]["tag"] == 3.1  # lower middle of four: the whole run kept
+    assert median_run(runs[:3])["seconds"] == 3.1
+    assert repeats({}) == 1 and repeats({"BENCH_REPEAT": "3"}) == 3
+    for bad in ("0", "x", "-1", "21"):
+        with pytest.raises(ValueError, match="BENCH_REPEAT"):
+            repeats({"BENCH_REPEAT": bad})
