@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import polars as pl
 
-from smsanalytics.warehouse import Warehouse, sql_text, strip_line_comments
+from smsanalytics.warehouse import Warehouse, code_text, sql_text, strip_line_comments
 
 if TYPE_CHECKING:
     from smsanalytics.settings import Settings
@@ -274,7 +274,7 @@ def _strip(sql: str) -> str:
 def _compile(name: str) -> str:
     """The relation ``name`` with :data:`_FACTS` inlined as a CTE when it reads it."""
     sql = sql_text(name)
-    if name == _FACTS or not re.search(rf"\b{_FACTS}\b", strip_line_comments(sql)):
+    if name == _FACTS or not re.search(rf"\b{_FACTS}\b", code_text(sql)):
         return sql
     return f"WITH {_FACTS} AS (\n{_strip(sql_text(_FACTS))}\n)\n{_strip(sql)}"
 

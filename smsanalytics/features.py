@@ -40,6 +40,7 @@ from smsanalytics.warehouse import (
     Warehouse,
     WarehouseError,
     available_relations,
+    code_text,
     relation_order,
     sql_parameters,
     sql_text,
@@ -133,7 +134,7 @@ def relation_text(name: str, dialect: Dialect = "portable") -> str:
 
 
 def _dependencies(name: str, available: set[str], dialect: Dialect) -> set[str]:
-    body = strip_line_comments(relation_text(name, dialect))
+    body = code_text(relation_text(name, dialect))
     return {r for r in _REF.findall(body) if r in available}
 
 
@@ -647,7 +648,7 @@ def _run_relation(
     sqls = [
         compile_relation(rel, external=steps[:i], dialect=dialect) for i, rel in enumerate(steps)
     ]
-    bodies = [strip_line_comments(sql) for sql in sqls]
+    bodies = [code_text(sql) for sql in sqls]
     wanted_helpers = {
         h for body in bodies for h in _HELPER_TABLES if re.search(rf"\b{h}\b", body)
     }

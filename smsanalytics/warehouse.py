@@ -45,6 +45,7 @@ __all__ = [
     "WarehouseError",
     "LoadResult",
     "available_relations",
+    "code_text",
     "relation_order",
     "sha256_file",
     "sql_parameters",
@@ -53,7 +54,9 @@ __all__ = [
 ]
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
-_LINE_COMMENT = re.compile(r"--[^\n]*")
+#: A single-quoted string literal (``''`` escapes a quote) or a ``--`` comment to the end of the
+#: line, matched in one pass so that neither is mistaken for the other.
+_LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
 _QUARANTINE_INPUT = ("source", "row_number", "column_name", "reason", "detail", "raw")
 
 
@@ -155,28 +158,39 @@ def sql_text(name: str) -> str:
 
 
 def strip_line_comments(sql: str) -> str:
-    """``sql`` without its ``--`` comments (to the end of the line).
+    """``sql`` without its ``--`` comments (to the end of the line); string literals are kept,
+    even one holding ``--``.
 
-    For the SQL files of ``smsanalytics/sql/``, whose comments name relations and parameters in
-    prose: what reads the code (parameter and relation finders) reads it without them.
-
-    >>> strip_line_comments("SELECT 1 -- one")
-    'SELECT 1 '
+    >>> strip_line_comments("SELECT '--', 1 -- one")
+    "SELECT '--', 1 "
     """
-    return _LINE_COMMENT.sub("", sql)
+    return _LITERAL_OR_COMMENT.sub(lambda m: m[0] if m[0].startswith("'") else "", sql)
+
+
+def code_text(sql: str) -> str:
+    """``sql`` without its ``--`` comments and with its string literals emptied (``''``).
+
+    The text in which to look for ``$name`` parameters and relation names: the SQL files of
+    ``smsanalytics/sql/`` name relations and parameters in their comments' prose, and an error
+    message in a literal may name them too.
+
+    >>> code_text("SELECT 'see fct_x, $y', $z -- and $w")
+    "SELECT '', $z "
+    """
+    return _LITERAL_OR_COMMENT.sub(lambda m: "''" if m[0].startswith("'") else "", sql)
 
 
 def sql_parameters(sql: str) -> set[str]:
-    """The ``$name`` parameters of ``sql``, outside ``--`` comments.
+    """The ``$name`` parameters of ``sql``, outside ``--`` comments and string literals.
 
     A regular expression, for the statements the warehouse and the feature build run on DuckDB;
     :func:`smsanalytics.engines.relations.parameter_names` also knows string literals and
     ``/* */`` comments (the SQL it hands to sqlglot).
 
-    >>> sorted(sql_parameters("SELECT $a, $b::INT -- not $c"))
+    >>> sorted(sql_parameters("SELECT $a, $b::INT, 'not $d' -- not $c"))
     ['a', 'b']
     """
-    return set(_PARAM.findall(strip_line_comments(sql)))
+    return set(_PARAM.findall(code_text(sql)))
 
 
 def relation_order(

@@ -8,7 +8,13 @@ import polars as pl
 import pytest
 
 from smsanalytics import schemas
-from smsanalytics.warehouse import Warehouse, WarehouseError
+from smsanalytics.warehouse import (
+    Warehouse,
+    WarehouseError,
+    code_text,
+    sql_parameters,
+    strip_line_comments,
+)
 
 UTC = dt.UTC
 
@@ -309,3 +315,12 @@ def test_query_inlines_the_relations_a_relation_reads(wh):
     out = wh.query("fct_contact_orders", as_of=dt.datetime(2024, 4, 1, tzinfo=UTC)).sort("contact_id")
     assert out["contact_id"].to_list() == [1, 2]
     assert out["monetary_total"].to_list() == [30.0, 5.0]
+
+
+def test_comments_and_string_literals_are_told_apart():
+    """A `--` inside a literal is not a comment, and a name inside a literal (an error message
+    naming a relation or a `$` amount) is neither a relation reference nor a parameter."""
+    sql = "SELECT 'a -- b', 'it''s $5 in fct_x', $as_of -- uses $old and fct_y\nFROM t"
+    assert strip_line_comments(sql) == "SELECT 'a -- b', 'it''s $5 in fct_x', $as_of \nFROM t"
+    assert code_text(sql) == "SELECT '', '', $as_of \nFROM t"
+    assert sql_parameters(sql) == {"as_of"}
