@@ -54,9 +54,10 @@ __all__ = [
 ]
 
 _PARAM = re.compile(r"(?<![\w$:])\$([A-Za-z_]\w*)")
-#: A single-quoted string literal (``''`` escapes a quote) or a ``--`` comment to the end of the
-#: line, matched in one pass so that neither is mistaken for the other.
-_LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
+#: A single-quoted string literal (``''`` escapes a quote), a double-quoted identifier (which may
+#: hold a ``'``) or a ``--`` comment to the end of the line, matched in one pass so that none is
+#: mistaken for another.
+_LITERAL_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*")
 _QUARANTINE_INPUT = ("source", "row_number", "column_name", "reason", "detail", "raw")
 
 
@@ -164,7 +165,7 @@ def strip_line_comments(sql: str) -> str:
     >>> strip_line_comments("SELECT '--', 1 -- one")
     "SELECT '--', 1 "
     """
-    return _LITERAL_OR_COMMENT.sub(lambda m: m[0] if m[0].startswith("'") else "", sql)
+    return _LITERAL_OR_COMMENT.sub(lambda m: "" if m[0].startswith("--") else m[0], sql)
 
 
 def code_text(sql: str) -> str:
@@ -177,7 +178,10 @@ def code_text(sql: str) -> str:
     >>> code_text("SELECT 'see fct_x, $y', $z -- and $w")
     "SELECT '', $z "
     """
-    return _LITERAL_OR_COMMENT.sub(lambda m: "''" if m[0].startswith("'") else "", sql)
+    def replace(m: re.Match[str]) -> str:
+        return "''" if m[0].startswith("'") else "" if m[0].startswith("--") else m[0]
+
+    return _LITERAL_OR_COMMENT.sub(replace, sql)
 
 
 def sql_parameters(sql: str) -> set[str]:

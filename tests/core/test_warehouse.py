@@ -324,3 +324,6 @@ def test_comments_and_string_literals_are_told_apart():
     assert strip_line_comments(sql) == "SELECT 'a -- b', 'it''s $5 in fct_x', $as_of \nFROM t"
     assert code_text(sql) == "SELECT '', '', $as_of \nFROM t"
     assert sql_parameters(sql) == {"as_of"}
+    quoted = """SELECT "it's" AS x, $a, 'b' FROM "fct_y" -- $c"""  # a quote inside an identifier
+    assert code_text(quoted) == """SELECT "it's" AS x, $a, '' FROM "fct_y" """
+    assert sql_parameters(quoted) == {"a"}
