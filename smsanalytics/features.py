@@ -40,9 +40,9 @@ from smsanalytics.warehouse import (
     Warehouse,
     WarehouseError,
     available_relations,
+    bind_parameters,
     code_text,
     relation_order,
-    sql_parameters,
     sql_text,
     strip_line_comments,
 )
@@ -684,7 +684,8 @@ def _run_relation(
         if "delivered_blocks" in wanted_helpers:
             sql = _DELIVERED_BLOCKS_SQL
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE delivered_blocks AS {sql}", _bind_params(sql, params)
+                f"CREATE OR REPLACE TEMP TABLE delivered_blocks AS {sql}",
+                bind_parameters(sql, params, "delivered_blocks", allow_unused=True),
             ).fetchall()
             registered.append("delivered_blocks")
             lap("delivered_blocks")
@@ -704,7 +705,7 @@ def _run_relation(
             ]
             for rel, sql, bits_now in zip(steps[:-1], sqls[:-1], threshold[:-1], strict=True):
                 con.execute(f"SET perfect_ht_threshold = {bits_now}").fetchall()
-                bound = _bind_params(sql, params)
+                bound = bind_parameters(sql, params, rel, allow_unused=True)
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS {sql}", bound).fetchall()
                 staged.add(rel)
                 lap(rel)
@@ -712,7 +713,7 @@ def _run_relation(
             final = sqls[-1]
             if order_by:
                 final = f"SELECT * FROM ({final}) ORDER BY {', '.join(order_by)}"
-            bound = _bind_params(final, params)
+            bound = bind_parameters(final, params, name, allow_unused=True)
             if out is None:
                 frames.append(con.sql(final, params=bound).pl())
             else:
@@ -898,15 +899,6 @@ def _replace_path(new: Path, target: Path) -> None:
 def _sql_string(path: Path) -> str:
     """``path`` as the body of a SQL string literal (quotes doubled)."""
     return str(path).replace("'", "''")
-
-
-def _bind_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters ``sql`` uses; a missing one raises :class:`WarehouseError`."""
-    wanted = sql_parameters(sql)
-    missing = sorted(wanted - set(params))
-    if missing:
-        raise WarehouseError(f"SQL needs parameter(s) {missing}; got {sorted(params)}")
-    return {k: params[k] for k in wanted}
 
 
 # -- public feature builders --------------------------------------------------------------------

@@ -45,6 +45,7 @@ __all__ = [
     "WarehouseError",
     "LoadResult",
     "available_relations",
+    "bind_parameters",
     "code_text",
     "relation_order",
     "sha256_file",
@@ -178,6 +179,7 @@ def code_text(sql: str) -> str:
     >>> code_text("SELECT 'see fct_x, $y', $z -- and $w")
     "SELECT '', $z "
     """
+
     def replace(m: re.Match[str]) -> str:
         return "''" if m[0].startswith("'") else "" if m[0].startswith("--") else m[0]
 
@@ -188,8 +190,8 @@ def sql_parameters(sql: str) -> set[str]:
     """The ``$name`` parameters of ``sql``, outside ``--`` comments and string literals.
 
     A regular expression, for the statements the warehouse and the feature build run on DuckDB;
-    :func:`smsanalytics.engines.relations.parameter_names` also knows string literals and
-    ``/* */`` comments (the SQL it hands to sqlglot).
+    :func:`smsanalytics.engines.relations.parameter_names`, a tokenizer, also knows ``/* */``
+    comments and refuses unterminated literals (the SQL it hands to sqlglot).
 
     >>> sorted(sql_parameters("SELECT $a, $b::INT, 'not $d' -- not $c"))
     ['a', 'b']
@@ -249,13 +251,34 @@ def relation_order(
     return order
 
 
-def _bind(sql: str, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+def bind_parameters(
+    sql: str, params: Mapping[str, Any], name: str, *, allow_unused: bool = False
+) -> dict[str, Any]:
+    """The values of the ``$name`` parameters of ``sql`` (:func:`sql_parameters`) in ``params``.
+
+    Parameters
+    ----------
+    sql
+        The statement.
+    params
+        Values by parameter name.
+    name
+        What the statement is, for error messages (a relation name).
+    allow_unused
+        Accept values ``sql`` does not use (one set of values shared by several statements, as
+        in the feature build); by default they are refused as likely typos.
+
+    Raises
+    ------
+    WarehouseError
+        When a parameter has no value, or (without ``allow_unused``) a value has no parameter.
+    """
     wanted = sql_parameters(sql)
     missing = sorted(wanted - set(params))
     if missing:
         raise WarehouseError(f"query {name!r} needs parameter(s) {missing}; got {sorted(params)}")
     unknown = sorted(set(params) - wanted)
-    if unknown:
+    if unknown and not allow_unused:
         raise WarehouseError(
             f"query {name!r} takes parameter(s) {sorted(wanted)}; unknown: {unknown}"
         )
@@ -443,7 +466,7 @@ class Warehouse:
         Always on the DuckDB file, whatever the ``engine`` (for SQL on Spark:
         ``warehouse.spark_engine.sql(text, **params)``).
         """
-        return self.con.sql(sql, params=_bind(sql, params, "<inline>")).pl()
+        return self.con.sql(sql, params=bind_parameters(sql, params, "<inline>")).pl()
 
     def query(self, name: str, **params: Any) -> pl.DataFrame:
         """Run the relation ``smsanalytics/sql/{name}.sql`` with named parameters.
@@ -476,7 +499,7 @@ class Warehouse:
         from smsanalytics.engines.relations import relation_sql
 
         sql = relation_sql(name)  # the relations it reads are inlined as CTEs
-        bound = _bind(sql, params, name)
+        bound = bind_parameters(sql, params, name)
         with self._zone_lookups(sql, name, params):
             if self.engine == "spark":
                 return self._like_duckdb(self.spark_engine.query(name, **params), sql, bound)
@@ -517,7 +540,7 @@ class Warehouse:
         from smsanalytics.engines.relations import relation_sql
 
         sql = relation_sql(name)
-        bound = _bind(sql, params, name)
+        bound = bind_parameters(sql, params, name)
         out = os.fspath(path)
         local = "://" not in out
         if local and os.path.lexists(out) and not overwrite:

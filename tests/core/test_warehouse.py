@@ -11,6 +11,7 @@ from smsanalytics import schemas
 from smsanalytics.warehouse import (
     Warehouse,
     WarehouseError,
+    bind_parameters,
     code_text,
     sql_parameters,
     strip_line_comments,
@@ -327,3 +328,15 @@ def test_comments_and_string_literals_are_told_apart():
     quoted = """SELECT "it's" AS x, $a, 'b' FROM "fct_y" -- $c"""  # a quote inside an identifier
     assert code_text(quoted) == """SELECT "it's" AS x, $a, '' FROM "fct_y" """
     assert sql_parameters(quoted) == {"a"}
+
+
+def test_bind_parameters_refuses_missing_values_and_unused_ones_unless_shared():
+    sql = "SELECT $a, $b -- $c"
+    assert bind_parameters(sql, {"a": 1, "b": 2}, "q") == {"a": 1, "b": 2}
+    with pytest.raises(WarehouseError, match=r"'q' needs parameter\(s\) \['b'\]"):
+        bind_parameters(sql, {"a": 1}, "q", allow_unused=True)
+    with pytest.raises(WarehouseError, match=r"unknown: \['x'\]"):
+        bind_parameters(sql, {"a": 1, "b": 2, "x": 3}, "q")
+    # one set of values shared by the statements of a feature build: extras are not typos there
+    shared = {"a": 1, "b": 2, "x": 3}
+    assert bind_parameters(sql, shared, "q", allow_unused=True) == {"a": 1, "b": 2}
