@@ -252,7 +252,13 @@ def relation_order(
 
 
 def bind_parameters(
-    sql: str, params: Mapping[str, Any], name: str, *, allow_unused: bool = False
+    sql: str,
+    params: Mapping[str, Any],
+    name: str,
+    *,
+    allow_unused: bool = False,
+    find: Callable[[str], set[str]] = sql_parameters,
+    error: type[Exception] = WarehouseError,
 ) -> dict[str, Any]:
     """The values of the ``$name`` parameters of ``sql`` (:func:`sql_parameters`) in ``params``.
 
@@ -267,19 +273,25 @@ def bind_parameters(
     allow_unused
         Accept values ``sql`` does not use (one set of values shared by several statements, as
         in the feature build); by default they are refused as likely typos.
+    find
+        How the parameters of ``sql`` are found: :func:`sql_parameters` (default), or the
+        Spark engine's tokenizer (:func:`smsanalytics.engines.relations.parameter_names`).
+    error
+        The exception raised (the Spark engine raises its ``EngineError``).
 
     Raises
     ------
     WarehouseError
-        When a parameter has no value, or (without ``allow_unused``) a value has no parameter.
+        (or ``error``) When a parameter has no value, or (without ``allow_unused``) a value has
+        no parameter.
     """
-    wanted = sql_parameters(sql)
+    wanted = find(sql)
     missing = sorted(wanted - set(params))
     if missing:
-        raise WarehouseError(f"query {name!r} needs parameter(s) {missing}; got {sorted(params)}")
+        raise error(f"query {name!r} needs parameter(s) {missing}; got {sorted(params)}")
     unknown = sorted(set(params) - wanted)
     if unknown and not allow_unused:
-        raise WarehouseError(
+        raise error(
             f"query {name!r} takes parameter(s) {sorted(wanted)}; unknown: {unknown}"
         )
     return {k: params[k] for k in wanted}

@@ -50,7 +50,7 @@ from sqlglot.errors import ErrorLevel, OptimizeError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from smsanalytics import schemas
+from smsanalytics import schemas, warehouse
 from smsanalytics.engines.errors import EngineError, UnsupportedSQLError
 from smsanalytics.engines.relations import PARAM_SENTINEL, _parse, parameter_names
 
@@ -248,19 +248,6 @@ def _literal(value: Any, param: str, relation: str) -> exp.Expression:
         "float, Decimal, str, datetime.date or datetime.datetime (for a duration bind a number "
         "and multiply an interval: $days * INTERVAL '1' DAY)"
     )
-
-
-def _check_parameters(sql: str, params: Mapping[str, Any], relation: str) -> set[str]:
-    wanted = parameter_names(sql)
-    missing = sorted(wanted - set(params))
-    if missing:
-        raise EngineError(f"query {relation!r} needs parameter(s) {missing}; got {sorted(params)}")
-    unknown = sorted(set(params) - wanted)
-    if unknown:
-        raise EngineError(
-            f"query {relation!r} takes parameter(s) {sorted(wanted)}; unknown: {unknown}"
-        )
-    return wanted
 
 
 def bind_parameters(
@@ -835,7 +822,7 @@ def transpile(
         When the SQL uses a construct without a faithful Spark translation (the message names
         the relation and the construct).
     """
-    _check_parameters(sql, params, name)
+    warehouse.bind_parameters(sql, params, name, find=parameter_names, error=EngineError)
     tree = _parse(sql, name)
     if not isinstance(tree, exp.Query):
         raise EngineError(f"relation {name!r} must be a SELECT statement, got {tree.key.upper()}")
