@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 _RUNNER = r"""
-import importlib, json, resource, sys, time
+import importlib, json, os, resource, sys, time
 
 def hwm_mb():
     # VmHWM is this process's own peak; ru_maxrss is inherited across fork/exec on Linux.
@@ -37,20 +37,30 @@ def vmstat():
     except OSError:  # not Linux
         return {}
 
+def steal_seconds():
+    # CPU time the hypervisor gave other guests while this one had work (all CPUs, /proc/stat)
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):  # not Linux
+        return None
+
 mod, fn, kwargs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 func = getattr(importlib.import_module(mod), fn)
 setup = getattr(importlib.import_module(mod), "setup_" + fn, None)
 state = setup(**kwargs) if setup else None
 base = hwm_mb()
-usage, counters = resource.getrusage(resource.RUSAGE_SELF), vmstat()
+usage, counters, steal = resource.getrusage(resource.RUSAGE_SELF), vmstat(), steal_seconds()
 t0 = time.perf_counter()
 extra = func(state, **kwargs) if setup else func(**kwargs)
 seconds = time.perf_counter() - t0
-after, counters_after = resource.getrusage(resource.RUSAGE_SELF), vmstat()
+after, counters_after, steal_after = resource.getrusage(resource.RUSAGE_SELF), vmstat(), steal_seconds()
 kernel = {
     "minor_faults": after.ru_minflt - usage.ru_minflt,
     "system_seconds": round(after.ru_stime - usage.ru_stime, 3),
     **{k: counters_after[k] - v for k, v in counters.items() if k in counters_after},
+    **({"steal_seconds": round(steal_after - steal, 2)} if steal is not None else {}),
 }
 peak = hwm_mb()
 print("__RESULT__" + json.dumps({"seconds": seconds, "peak_rss_mb": peak, "setup_rss_mb": base, "kernel": kernel, "extra": extra if isinstance(extra, dict) else None}))
@@ -65,7 +75,9 @@ def measure(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
     peak including the setup; ``setup_rss_mb`` is the peak before the timed part started.
     ``kernel`` describes the timed part from the kernel's side: the process's minor page faults
     and system CPU seconds, and the change of a few machine-wide ``/proc/vmstat`` counters
-    (direct reclaim, compaction stalls, huge-page faults, page activations; empty off Linux).
+    (direct reclaim, compaction stalls, huge-page faults, page activations; empty off Linux),
+    and ``steal_seconds``: CPU time the hypervisor gave to other guests meanwhile (summed over
+    the CPUs, from ``/proc/stat``), the mark of a run slowed by the host rather than the code.
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(

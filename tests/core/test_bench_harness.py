@@ -1,10 +1,11 @@
-"""The benchmark harness's page-cache protocol (benchmarks/harness.py)."""
+"""The benchmark harness (benchmarks/harness.py): page-cache protocol, measurement."""
 
 from __future__ import annotations
 
 import builtins
 import collections
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,12 @@ def test_feature_benchmark_rounds_report_the_median_run():
     for bad in ("0", "x", "-1", "21"):
         with pytest.raises(ValueError, match="BENCH_REPEAT"):
             repeats({"BENCH_REPEAT": bad})
+
+
+def test_measure_reports_wall_time_memory_and_the_kernel_side_of_the_call() -> None:
+    result = harness.measure("json", "dumps", obj=[1, 2])  # a cheap call in a fresh process
+    assert result["seconds"] >= 0 and result["peak_rss_mb"] > 0
+    kernel = result["kernel"]
+    assert kernel["minor_faults"] >= 0 and kernel["system_seconds"] >= 0
+    if sys.platform == "linux":  # /proc/stat: steal time of the host, never negative
+        assert kernel["steal_seconds"] >= 0
