@@ -51,11 +51,13 @@ func = getattr(importlib.import_module(mod), fn)
 setup = getattr(importlib.import_module(mod), "setup_" + fn, None)
 state = setup(**kwargs) if setup else None
 base = hwm_mb()
-usage, counters, steal = resource.getrusage(resource.RUSAGE_SELF), vmstat(), steal_seconds()
+usage, counters = resource.getrusage(resource.RUSAGE_SELF), vmstat()
+steal = steal_seconds()
 t0 = time.perf_counter()
 extra = func(state, **kwargs) if setup else func(**kwargs)
 seconds = time.perf_counter() - t0
-after, counters_after, steal_after = resource.getrusage(resource.RUSAGE_SELF), vmstat(), steal_seconds()
+after, counters_after = resource.getrusage(resource.RUSAGE_SELF), vmstat()
+steal_after = steal_seconds()
 kernel = {
     "minor_faults": after.ru_minflt - usage.ru_minflt,
     "system_seconds": round(after.ru_stime - usage.ru_stime, 3),
