@@ -71,7 +71,8 @@ __all__ = [
 
 #: The relation :func:`contact_features` runs.
 FEATURE_RELATION = "fct_contact_features"
-#: Its per-contact inputs, computed one statement at a time (see :func:`query_relation`).
+#: Its per-contact inputs, each staged as a table by its own statement (see
+#: :func:`query_relation`).
 FEATURE_STAGES = (
     "agg_contact_messages",
     "agg_contact_clicked_hours",
@@ -494,40 +495,40 @@ def zone_span(
 
 
 def _register_zone_tables(
-    warehouse: Warehouse, as_of: dt.datetime, wanted: set[str], params: dict[str, Any]
-) -> list[str]:
-    """Make the zone lookup tables in ``wanted`` readable by name; returns what to drop after.
+    warehouse: Warehouse,
+    area: _StageArea,
+    as_of: dt.datetime,
+    wanted: set[str],
+    params: dict[str, Any],
+) -> None:
+    """Make the zone lookup tables in ``wanted`` tables of the run's ``area``.
 
-    ``zone_ids`` (numpy arrays) and ``zone_offsets`` (a polars frame) are registered; ``zone_days``
-    becomes a temporary table (so that DuckDB knows its size and key range when it plans the
-    joins) and fills in the ``zone_first_day`` and ``zone_day_count`` parameters of the SQL that
-    keys it. The feature build's path (``zone_ids``, ``zone_days``) hands DuckDB numpy arrays,
-    which it scans directly: a polars frame would be converted through pyarrow, whose import
-    alone took ~0.02 s of a 2.6 s build in a fresh process.
+    ``zone_ids`` (always) and the ``wanted`` ones of ``zone_offsets`` and ``zone_days`` become
+    tables (readable from every connection of the area, and known to DuckDB's planner by size
+    and key range); ``zone_days`` fills in the ``zone_first_day`` and ``zone_day_count``
+    parameters of the SQL that keys it. The feature build's path (``zone_ids``, ``zone_days``)
+    hands DuckDB numpy arrays, which it scans directly: a polars frame would be converted
+    through pyarrow, whose import alone took ~0.02 s of a 2.6 s build in a fresh process.
     """
-    con = warehouse.con
     zones, first = zone_span(warehouse, end=as_of)
     zone_ids = _zone_id_arrays(zones)
+    frames: dict[str, Any] = {"zone_ids": zone_ids}
     if "zone_offsets" in wanted:
-        _, offsets = zone_tables(zones, start=first, end=as_of)
-        con.register("zone_offsets", offsets)
-    con.register("zone_ids", zone_ids)
-    done = ["zone_ids", *(["zone_offsets"] if "zone_offsets" in wanted else [])]
+        frames["zone_offsets"] = zone_tables(zones, start=first, end=as_of)[1]
     if "zone_days" in wanted:
         pairs = zip(zone_ids["zone_id"].tolist(), zone_ids["timezone"].tolist(), strict=True)
-        days = _zone_day_arrays(pairs, start=first, end=as_of)
+        frames["zone_days"] = _zone_day_arrays(pairs, start=first, end=as_of)
         first_day, day_count = zone_day_range(first, as_of)
         params.setdefault("zone_first_day", first_day)
         params.setdefault("zone_day_count", day_count)
-        con.register("zone_days_frame", days)
+    con = warehouse.con
+    for name, frame in frames.items():
+        source = f"{name}_frame"
+        con.register(source, frame)
         try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE zone_days AS SELECT * FROM zone_days_frame"
-            ).fetchall()
+            area.create("TABLE", name, f"SELECT * FROM {source}")
         finally:
-            con.unregister("zone_days_frame")
-        done.append("zone_days")
-    return done
+            con.unregister(source)
 
 
 def query_relation(
@@ -544,15 +545,20 @@ def query_relation(
 
     When the relation needs the time-zone lookup tables (``zone_ids``, ``zone_offsets``,
     ``zone_days``), they are built for the contacts' zones and the messages' date range up to
-    ``as_of`` and registered on the warehouse connection for the duration of the query.
+    ``as_of`` and kept as tables for the duration of the query.
 
     On ``Warehouse(engine="spark")`` the portable relation runs on Spark instead
     (:meth:`~smsanalytics.warehouse.Warehouse.query`); ``stage``, ``dialect`` and ``timings``
     are DuckDB matters and are ignored there.
 
-    Relations listed in ``stage`` are computed first, one statement each, into temporary tables
-    that the following statements read by name (dropped at the end). The result is the same; the
-    peak memory is that of the largest step instead of the whole plan at once.
+    Relations listed in ``stage`` are computed first, one statement each, into tables that the
+    following statements read by name. The result is the same; the peak memory is that of the
+    largest steps instead of the whole plan at once. Stages that do not read each other run
+    :data:`STAGE_WORKERS` at a time, each on its own cursor of the connection, their tables in
+    an in-memory catalog attached for the run (read-only warehouses included) and first on the
+    connection's ``search_path``; at the end it is detached and the ``search_path`` put back.
+    Inside an open :meth:`~smsanalytics.warehouse.Warehouse.transaction` (whose uncommitted
+    rows another cursor would not see) they run one at a time into temporary tables instead.
 
     A statement that aggregates a table with many rows per contact (one of
     :data:`_PER_CONTACT_AGGREGATES` over a table with at least
@@ -580,7 +586,8 @@ def query_relation(
         (see :func:`compile_relation`); their extra parameters ``message_id_min`` and
         ``message_id_max`` are filled in here. ``"portable"`` runs the standard SQL only.
     timings
-        When given, filled with the seconds each step took (for benchmarks).
+        When given, filled with the seconds each step took (for benchmarks). Stages that ran at
+        the same time overlap: the steps then add up to more than the wall time.
     order_by
         Columns to sort the result by (in SQL).
     **params
@@ -688,9 +695,6 @@ def _run_relation(
     previous_order = con.execute(
         "SELECT current_setting('preserve_insertion_order')"
     ).fetchall()[0][0]
-    registered: list[str] = []
-    staged: set[str] = set()
-    views: list[str] = []
     clock = time.perf_counter()
 
     def lap(step: str) -> None:
@@ -700,20 +704,16 @@ def _run_relation(
             timings[step] = round(timings.get(step, 0.0) + now - clock, 3)
             clock = now
 
+    # the stages run STAGE_WORKERS at a time on cursors sharing an attached catalog; inside a
+    # transaction (whose uncommitted rows other cursors cannot see) one by one, in temp
+    workers = STAGE_WORKERS if getattr(warehouse, "_depth", 0) == 0 else 1
     # with contacts_per_part, `out` is a folder of part files, written beside it and renamed
     folder_tmp = out.with_name(f".{out.name}.tmp") if out and contacts_per_part else None
+    area = _StageArea(con, workers)
     try:
         if wanted_zones:
-            registered = _register_zone_tables(warehouse, params["as_of"], wanted_zones, params)
+            _register_zone_tables(warehouse, area, params["as_of"], wanted_zones, params)
             lap("zone_tables")
-        if "delivered_blocks" in wanted_helpers:
-            sql = _DELIVERED_BLOCKS_SQL
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE delivered_blocks AS {sql}",
-                bind_parameters(sql, params, "delivered_blocks", allow_unused=True),
-            ).fetchall()
-            registered.append("delivered_blocks")
-            lap("delivered_blocks")
         if folder_tmp is not None:
             shutil.rmtree(folder_tmp, ignore_errors=True)
             folder_tmp.mkdir(parents=False)
@@ -722,18 +722,22 @@ def _run_relation(
         con.execute("SET preserve_insertion_order = false").fetchall()
         frames: list[pl.DataFrame] = []
         for i, (lo, hi) in enumerate(parts):
-            views = _narrow_contact_tables(warehouse, narrowed, lo, hi)
+            _narrow_contact_tables(area, narrowed, lo, hi)
             bits = _contact_id_bits(con)
             threshold = [
                 bits if wanted and bits <= _MAX_PERFECT_HASH_BITS else int(previous)
                 for wanted in perfect_hash
             ]
-            for rel, sql, bits_now in zip(steps[:-1], sqls[:-1], threshold[:-1], strict=True):
-                con.execute(f"SET perfect_ht_threshold = {bits_now}").fetchall()
-                bound = bind_parameters(sql, params, rel, allow_unused=True)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS {sql}", bound).fetchall()
-                staged.add(rel)
-                lap(rel)
+            jobs = [
+                _StageJob(rel, sql, bind_parameters(sql, params, rel, allow_unused=True), bits_now)
+                for rel, sql, bits_now in zip(steps[:-1], sqls[:-1], threshold[:-1], strict=True)
+            ]
+            if i == 0 and "delivered_blocks" in wanted_helpers:  # once, for every part
+                sql = _DELIVERED_BLOCKS_SQL
+                bound = bind_parameters(sql, params, "delivered_blocks", allow_unused=True)
+                jobs.insert(0, _StageJob("delivered_blocks", sql, bound, int(previous)))
+            area.run(jobs, timings)
+            clock = time.perf_counter()
             con.execute(f"SET perfect_ht_threshold = {threshold[-1]}").fetchall()
             final = sqls[-1]
             if order_by:
@@ -759,8 +763,6 @@ def _run_relation(
                     if folder_tmp is None:
                         target.unlink(missing_ok=True)
             lap(name)
-            _drop_views(con, views)
-            views = []
         if out is None:
             return frames[0] if len(frames) == 1 else pl.concat(frames)
         if folder_tmp is not None:
@@ -769,16 +771,140 @@ def _run_relation(
     finally:
         if folder_tmp is not None:
             shutil.rmtree(folder_tmp, ignore_errors=True)
-        _drop_views(con, views)
-        for rel in staged:
-            con.execute(f"DROP TABLE IF EXISTS temp.{rel}").fetchall()
+        area.close()
         con.execute(f"SET perfect_ht_threshold = {int(previous)}").fetchall()
         con.execute(f"SET preserve_insertion_order = {bool(previous_order)}").fetchall()
-        for z in registered:
-            if z in ("zone_days", "delivered_blocks"):
-                con.execute(f"DROP TABLE IF EXISTS temp.{z}").fetchall()
-            else:
-                con.unregister(z)
+
+
+#: How many stages of a staged run (:func:`query_relation`) run at a time, each on its own
+#: cursor of the warehouse's connection. DuckDB's threads are shared: what one statement leaves
+#: idle in its serial phases (building a hash table, finalising an aggregate, creating its
+#: table), the other's work fills (~0.1 s of a 2.5 s feature build at 1M contacts).
+STAGE_WORKERS = 2
+#: The in-memory catalog a staged run attaches for its tables and views (see :class:`_StageArea`).
+_SCRATCH = "smsanalytics_stages"
+
+
+@dataclass(frozen=True)
+class _StageJob:
+    """One statement of a staged run: ``CREATE TABLE name AS sql`` with its bound parameters and
+    the ``perfect_ht_threshold`` to run it with."""
+
+    name: str
+    sql: str
+    params: dict[str, Any]
+    perfect_hash_bits: int
+
+
+class _StageArea:
+    """Where a staged run keeps its tables and views, and the connections that fill them.
+
+    With ``workers`` > 1: an in-memory catalog attached for the run (a read-only warehouse may
+    attach one) and first on the ``search_path`` of the connection and of ``workers`` cursors,
+    so that the relations' SQL reads the staged tables by their bare names from any of them;
+    detached at the end, which drops everything in it. With one worker (inside a transaction):
+    the connection's temporary catalog, whose objects are dropped one by one at the end.
+    """
+
+    def __init__(self, con: Any, workers: int) -> None:
+        self.con = con
+        self.home = con.execute("SELECT current_database()").fetchall()[0][0]
+        self.catalog = "temp"
+        self.connections: list[Any] = [con]
+        self.created: dict[str, str] = {}  # name -> TABLE or VIEW (temporary catalog only)
+        self._search_path: str | None = None
+        if workers > 1:
+            con.execute(f"DETACH DATABASE IF EXISTS {_SCRATCH}").fetchall()
+            con.execute(f"ATTACH ':memory:' AS {_SCRATCH} (READ_WRITE)").fetchall()
+            self.catalog = _SCRATCH
+            self._search_path = con.execute(
+                "SELECT current_setting('search_path')"
+            ).fetchall()[0][0]
+            rest = self._search_path or f"{_quote_identifier(self.home)}.main"
+            path = f"{_SCRATCH}.main,{rest}".replace("'", "''")
+            self.connections = [con.cursor() for _ in range(workers)]
+            for c in [con, *self.connections]:
+                c.execute(f"SET search_path = '{path}'").fetchall()
+
+    def _create(self, kind: str, name: str) -> str:
+        """The head of the statement that creates ``name`` in the area (kind: TABLE or VIEW)."""
+        if self.catalog == "temp":
+            return f"CREATE OR REPLACE TEMP {kind} {name}"
+        return f"CREATE OR REPLACE {kind} {self.catalog}.main.{name}"
+
+    def create(self, kind: str, name: str, sql: str, params: Any = None) -> None:
+        """``CREATE OR REPLACE {kind} name AS sql`` in the area (kind: TABLE or VIEW)."""
+        self.con.execute(f"{self._create(kind, name)} AS {sql}", params).fetchall()
+        self.created[name] = kind
+
+    def run(self, jobs: Sequence[_StageJob], timings: dict[str, float] | None) -> None:
+        """Create each job's table, as many at a time as there are connections, each once the
+        staged tables its SQL reads exist (jobs in dependency order; a failure interrupts the
+        others and is raised)."""
+        if len(self.connections) == 1:
+            for job in jobs:
+                self._run_job(self.connections[0], job, timings)
+            return
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        names = {job.name for job in jobs}
+        needs = {
+            job.name: {n for n in names - {job.name} if re.search(rf"\b{n}\b", code_text(job.sql))}
+            for job in jobs
+        }
+        pending, done = list(jobs), set()
+        free = list(self.connections)
+        running: dict[Any, tuple[_StageJob, Any]] = {}
+        with ThreadPoolExecutor(max_workers=len(self.connections)) as pool:
+            try:
+                while pending or running:
+                    for job in [j for j in pending if needs[j.name] <= done]:
+                        if not free:
+                            break
+                        cursor = free.pop()
+                        pending.remove(job)
+                        running[pool.submit(self._run_job, cursor, job, timings)] = (job, cursor)
+                    if not running:  # dependencies that nothing can satisfy
+                        raise WarehouseError(f"stages wait on each other: {sorted(needs)}")
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        job, cursor = running.pop(future)
+                        error = future.exception()
+                        if error is not None:
+                            raise error
+                        done.add(job.name)
+                        free.append(cursor)
+            except BaseException:
+                # a failed stage (or Ctrl-C): stop the statements still running, then raise
+                for _, cursor in running.values():
+                    cursor.interrupt()
+                wait(running)
+                raise
+
+    def _run_job(self, con: Any, job: _StageJob, timings: dict[str, float] | None) -> None:
+        started = time.perf_counter()
+        con.execute(f"SET perfect_ht_threshold = {job.perfect_hash_bits}").fetchall()
+        con.execute(f"{self._create('TABLE', job.name)} AS {job.sql}", job.params).fetchall()
+        self.created[job.name] = "TABLE"
+        if timings is not None:  # concurrent stages overlap: their sum exceeds the wall time
+            seconds = time.perf_counter() - started
+            timings[job.name] = round(timings.get(job.name, 0.0) + seconds, 3)
+
+    def close(self) -> None:
+        """Drop everything the run made and put the connection's search path back."""
+        if self.catalog == "temp":
+            for name, kind in self.created.items():
+                self.con.execute(f"DROP {kind} IF EXISTS temp.main.{name}").fetchall()
+            return
+        for cursor in self.connections:
+            cursor.close()
+        previous = (self._search_path or "").replace("'", "''")
+        self.con.execute(f"SET search_path = '{previous}'").fetchall()
+        self.con.execute(f"DETACH DATABASE IF EXISTS {_SCRATCH}").fetchall()
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 #: Bitmaps of the delivered messages before ``$as_of``, one row per block of 65,536 consecutive
@@ -836,36 +962,26 @@ def contact_parts(
 
 
 def _narrow_contact_tables(
-    warehouse: Warehouse, tables: Sequence[str], lo: int | None, hi: int | None
-) -> list[str]:
-    """Temporary views that shadow ``tables`` with their rows of ``lo < contact_id <= hi``.
+    area: _StageArea, tables: Sequence[str], lo: int | None, hi: int | None
+) -> None:
+    """Views of the run's ``area`` that shadow ``tables`` with their rows of
+    ``lo < contact_id <= hi`` (none when the range is unbounded).
 
-    DuckDB resolves an unqualified name in the temporary catalog first, so the relations' SQL
-    reads the views unchanged; the filter on ``contact_id`` is pushed into the table scans, which
-    skip the row groups outside the range (the tables are stored clustered by contact:
-    ``schemas.cluster_order``). Returns the names of the views created.
+    The area's catalog comes before the warehouse's in name resolution (the temporary catalog
+    always does; an attached one is first on the ``search_path``), so the relations' SQL reads
+    the views unchanged; the filter on ``contact_id`` is pushed into the table scans, which skip
+    the row groups outside the range (the tables are stored clustered by contact:
+    ``schemas.cluster_order``). A later part replaces them.
     """
     if not tables or (lo is None and hi is None):
-        return []
-    con = warehouse.con
-    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+        return
     where = " AND ".join(
         [*([f"contact_id > {int(lo)}"] if lo is not None else []),
          *([f"contact_id <= {int(hi)}"] if hi is not None else [])]
     )
-    created = []
     for table in tables:
-        con.execute(
-            f'CREATE OR REPLACE TEMP VIEW {table} AS '
-            f'SELECT * FROM "{catalog}".main.{table} WHERE {where}'
-        ).fetchall()
-        created.append(table)
-    return created
-
-
-def _drop_views(con: Any, views: Sequence[str]) -> None:
-    for view in views:
-        con.execute(f"DROP VIEW IF EXISTS temp.main.{view}").fetchall()
+        source = f"{_quote_identifier(area.home)}.main.{table}"
+        area.create("VIEW", table, f"SELECT * FROM {source} WHERE {where}")
 
 
 def _dense_tables(con: Any, tables: Sequence[str]) -> list[str]:

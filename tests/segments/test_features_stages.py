@@ -1,0 +1,102 @@
+"""Staged runs: stages two at a time on cursors sharing an attached catalog, or one at a time in
+a transaction; the same table either way, and nothing left behind (smsanalytics.features)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from conftest import load_frames
+from polars.testing import assert_frame_equal
+
+import smsanalytics.features as features
+from smsanalytics.features import contact_features
+from smsanalytics.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def generated():
+    synth = pytest.importorskip("smsanalytics.synth")
+    programme = synth.generate_programme(600, months=4, seed=5)
+    with Warehouse(":memory:") as wh:
+        load_frames(wh, programme.tables())
+        yield wh, programme.as_of
+
+
+def _left_behind(wh: Warehouse) -> list[tuple[str, ...]]:
+    """Attached catalogs other than the warehouse's own, and temporary tables or views."""
+    catalogs = wh.con.execute(
+        "SELECT database_name FROM duckdb_databases() "
+        "WHERE database_name NOT IN ('system', 'temp', current_database())"
+    ).fetchall()
+    temp = wh.con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp'"
+    ).fetchall()
+    return [*catalogs, *temp]
+
+
+def _session(wh: Warehouse) -> tuple[object, ...]:
+    return wh.con.execute(
+        "SELECT current_setting('search_path'), current_setting('perfect_ht_threshold')"
+    ).fetchall()[0]
+
+
+def test_stages_inside_a_transaction_run_one_at_a_time_with_the_same_result(generated):
+    """Another cursor cannot see a transaction's uncommitted rows, so inside one the stages run
+    on the connection itself, in temporary tables; the table is the same as outside."""
+    wh, as_of = generated
+    timings: dict[str, float] = {}
+    outside = contact_features(wh, as_of=as_of, timings=timings)
+    assert set(features.FEATURE_STAGES) <= set(timings)
+    with wh.transaction():
+        inside = contact_features(wh, as_of=as_of)
+        assert _left_behind(wh) == []
+    assert_frame_equal(inside, outside)
+    assert _left_behind(wh) == []
+
+
+def test_a_failing_stage_stops_the_run_and_leaves_nothing(generated, monkeypatch):
+    """One stage fails while another may be running: the error is raised, the attached catalog
+    is detached, and the session's search_path and settings are as before."""
+    wh, as_of = generated
+    wh.con.execute("SET search_path = 'memory.main'").fetchall()
+    wh.con.execute("SET perfect_ht_threshold = 9").fetchall()
+    before = _session(wh)
+    real = features.compile_relation
+
+    def compile_relation(name, **kwargs):
+        if name == "agg_contact_clicks":
+            return "SELECT CAST(error('disk on fire') AS BIGINT) AS contact_id"
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(features, "compile_relation", compile_relation)
+    with pytest.raises(duckdb.Error, match="disk on fire"):
+        contact_features(wh, as_of=as_of)
+    assert _left_behind(wh) == []
+    assert _session(wh) == before
+    wh.con.execute("RESET search_path").fetchall()
+    wh.con.execute("RESET perfect_ht_threshold").fetchall()
+
+
+def test_a_stage_waits_for_the_tables_it_reads():
+    """Jobs run two at a time, but a job that reads another's table starts after it is done."""
+    con = duckdb.connect()
+    area = features._StageArea(con, workers=2)
+    try:
+        slow = "SELECT range AS x FROM range(3000000) ORDER BY hash(range)"
+        jobs = [
+            features._StageJob("slow_numbers", slow, {}, 12),
+            features._StageJob("count_of_them", "SELECT count(*) AS n FROM slow_numbers", {}, 12),
+            features._StageJob("independent", "SELECT 42 AS answer", {}, 12),
+        ]
+        timings: dict[str, float] = {}
+        area.run(jobs, timings)
+        assert set(timings) == {"slow_numbers", "count_of_them", "independent"}
+        assert con.execute("SELECT n FROM count_of_them").fetchall() == [(3_000_000,)]
+        assert con.execute("SELECT answer FROM independent").fetchall() == [(42,)]
+    finally:
+        area.close()
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = 'smsanalytics_stages'"
+    ).fetchall() == [(0,)]
+    con.close()
