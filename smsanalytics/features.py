@@ -706,7 +706,7 @@ def _run_relation(
 
     # the stages run STAGE_WORKERS at a time on cursors sharing an attached catalog; inside a
     # transaction (whose uncommitted rows other cursors cannot see) one by one, in temp
-    workers = STAGE_WORKERS if getattr(warehouse, "_depth", 0) == 0 else 1
+    workers = 1 if warehouse.in_transaction else STAGE_WORKERS
     # with contacts_per_part, `out` is a folder of part files, written beside it and renamed
     folder_tmp = out.with_name(f".{out.name}.tmp") if out and contacts_per_part else None
     area = _StageArea(con, workers)
@@ -814,17 +814,21 @@ class _StageArea:
         self.created: dict[str, str] = {}  # name -> TABLE or VIEW (temporary catalog only)
         self._search_path: str | None = None
         if workers > 1:
-            con.execute(f"DETACH DATABASE IF EXISTS {_SCRATCH}").fetchall()
-            con.execute(f"ATTACH ':memory:' AS {_SCRATCH} (READ_WRITE)").fetchall()
-            self.catalog = _SCRATCH
             self._search_path = con.execute(
                 "SELECT current_setting('search_path')"
             ).fetchall()[0][0]
-            rest = self._search_path or f"{_quote_identifier(self.home)}.main"
-            path = f"{_SCRATCH}.main,{rest}".replace("'", "''")
-            self.connections = [con.cursor() for _ in range(workers)]
-            for c in [con, *self.connections]:
-                c.execute(f"SET search_path = '{path}'").fetchall()
+            con.execute(f"DETACH DATABASE IF EXISTS {_SCRATCH}").fetchall()
+            con.execute(f"ATTACH ':memory:' AS {_SCRATCH} (READ_WRITE)").fetchall()
+            self.catalog = _SCRATCH
+            try:
+                rest = self._search_path or f"{_quote_identifier(self.home)}.main"
+                path = f"{_SCRATCH}.main,{rest}".replace("'", "''")
+                self.connections = [con.cursor() for _ in range(workers)]
+                for c in [con, *self.connections]:
+                    c.execute(f"SET search_path = '{path}'").fetchall()
+            except BaseException:
+                self.close()
+                raise
 
     def _create(self, kind: str, name: str) -> str:
         """The head of the statement that creates ``name`` in the area (kind: TABLE or VIEW)."""

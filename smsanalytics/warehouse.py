@@ -446,6 +446,12 @@ class Warehouse:
         engine = f", engine={self.engine!r}" if self.engine != "duckdb" else ""
         return f"Warehouse({str(self.path) if self.path else ':memory:'!r}{engine})"
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a :meth:`transaction` block is open: its statements see its uncommitted rows,
+        another cursor of the connection does not (so staged feature runs then use one)."""
+        return self._depth > 0
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """``BEGIN`` … ``COMMIT``; any exception rolls everything back and is re-raised.
