@@ -192,7 +192,7 @@ def compile_relation(
     name
         File name without ``.sql``.
     external
-        Relations that already exist as tables or views (e.g. staged temporary tables): they are
+        Relations that already exist as tables or views (e.g. staged tables): they are
         read by name instead of being inlined.
     dialect
         ``"portable"`` (default): only the standard SQL files of ``smsanalytics/sql/``, the
