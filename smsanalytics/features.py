@@ -852,8 +852,9 @@ class _StageArea:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         names = {job.name for job in jobs}
+        bodies = {job.name: code_text(job.sql) for job in jobs}
         needs = {
-            job.name: {n for n in names - {job.name} if re.search(rf"\b{n}\b", code_text(job.sql))}
+            job.name: {n for n in names - {job.name} if re.search(rf"\b{n}\b", bodies[job.name])}
             for job in jobs
         }
         pending, done = list(jobs), set()
