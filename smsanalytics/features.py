@@ -340,9 +340,9 @@ def zone_tables(
 
 def _zone_ids(zones: Iterable[str]) -> pl.DataFrame:
     """``zone_id`` (Int32, from 1 in sorted order), ``timezone``: the valid IANA zones given."""
-    valid = list(valid_zones(zones))
+    arrays = _zone_id_arrays(zones)
     return pl.DataFrame(
-        {"zone_id": list(range(1, len(valid) + 1)), "timezone": valid},
+        {"zone_id": arrays["zone_id"], "timezone": arrays["timezone"].tolist()},
         schema={"zone_id": pl.Int32, "timezone": pl.String},
     )
 
@@ -501,7 +501,7 @@ def _register_zone_tables(
     wanted: set[str],
     params: dict[str, Any],
 ) -> None:
-    """Make the zone lookup tables in ``wanted`` tables of the run's ``area``.
+    """Build the zone lookup tables (``zone_ids``, and those of ``wanted``) in the run's ``area``.
 
     ``zone_ids`` (always) and the ``wanted`` ones of ``zone_offsets`` and ``zone_days`` become
     tables (readable from every connection of the area, and known to DuckDB's planner by size
