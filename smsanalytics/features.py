@@ -42,6 +42,7 @@ from smsanalytics.warehouse import (
     available_relations,
     bind_parameters,
     code_text,
+    quote_identifier,
     relation_order,
     sql_text,
     strip_line_comments,
@@ -821,7 +822,7 @@ class _StageArea:
             con.execute(f"ATTACH ':memory:' AS {_SCRATCH} (READ_WRITE)").fetchall()
             self.catalog = _SCRATCH
             try:
-                rest = self._search_path or f"{_quote_identifier(self.home)}.main"
+                rest = self._search_path or f"{quote_identifier(self.home)}.main"
                 path = f"{_SCRATCH}.main,{rest}".replace("'", "''")
                 self.connections = [con.cursor() for _ in range(workers)]
                 for c in [con, *self.connections]:
@@ -908,10 +909,6 @@ class _StageArea:
         self.con.execute(f"DETACH DATABASE IF EXISTS {_SCRATCH}").fetchall()
 
 
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 #: Bitmaps of the delivered messages before ``$as_of``, one row per block of 65,536 consecutive
 #: message ids (``block``, ``bits``), every block of the messages' id range present (all zeros
 #: when none of its messages was delivered): the helper table ``delivered_blocks`` of
@@ -985,7 +982,7 @@ def _narrow_contact_tables(
          *([f"contact_id <= {int(hi)}"] if hi is not None else [])]
     )
     for table in tables:
-        source = f"{_quote_identifier(area.home)}.main.{table}"
+        source = f"{quote_identifier(area.home)}.main.{table}"
         area.create("VIEW", table, f"SELECT * FROM {source} WHERE {where}")
 
 
