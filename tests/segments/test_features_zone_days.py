@@ -87,6 +87,25 @@ def test_write_contact_features_equals_the_frame(wh, tmp_path):
     assert_frame_equal(pl.read_parquet(out).sort("contact_id"), contact_features(wh, as_of=AS_OF))
 
 
+def test_written_features_are_zstd_parquet_that_other_readers_read(wh, tmp_path):
+    """The codec and dictionary limit of ``features._PARQUET_OPTIONS``: every column chunk in
+    zstd, small counts still dictionary-encoded, and pyarrow (pandas' reader) reads the same
+    table as polars."""
+    import duckdb
+
+    out = write_contact_features(wh, tmp_path / "features.parquet", as_of=AS_OF)
+    meta = duckdb.execute(
+        "SELECT path_in_schema, compression, encodings FROM parquet_metadata($p)", {"p": str(out)}
+    ).fetchall()
+    assert {compression for _, compression, _ in meta} == {"ZSTD"}
+    assert all("DICTIONARY" in encodings for column, _, encodings in meta if column == "n_sent")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    assert_frame_equal(
+        pl.from_arrow(parquet.read_table(out)).sort("contact_id"),
+        pl.read_parquet(out).sort("contact_id"),
+    )
+
+
 def test_write_contact_features_failure_leaves_the_previous_file(wh, tmp_path, monkeypatch):
     """A failed write must not truncate or half-replace what was there."""
     out = tmp_path / "features.parquet"

@@ -3,23 +3,23 @@
 -- the clicked ones (DuckDB does not push that filter below the time-zone join). Here the clicked
 -- messages are found first (~1 million of 21 million messages at a million contacts), and only
 -- they get a local hour, computed as in duckdb/stg_message_local_time.sql from `zone_days`.
--- The clicked message ids are the build side of an ordinary hash join: DuckDB pushes a filter
--- made from them into the scan of messages, which drops the other 20 million rows before the
--- join (0.25 s at a million contacts, against 0.30 s for the block bitmaps of
--- duckdb/agg_contact_messages.sql, whose build side of 20 million delivered ids is too big for
--- this). The hour of the week counts from Monday 00:00: day 0 of the epoch, 1970-01-01, was a
+-- The human clicks' message ids are the build side of a semi join (`IN`, so a message clicked
+-- twice is kept once without a DISTINCT first: 0.19 s against 0.23 s at a million contacts):
+-- DuckDB pushes a filter made from them into the scan of messages, which drops the other 20
+-- million rows before the join (block bitmaps, as in duckdb/agg_contact_messages.sql, took
+-- 0.30 s; there the build side of 20 million delivered ids is too big for a hash join).
+-- The hour of the week counts from Monday 00:00: day 0 of the epoch, 1970-01-01, was a
 -- Thursday, so (local day + 3) % 7 is 0 on Mondays.
 -- Tested equal to the portable version (tests/segments/test_features_dialects.py).
-WITH clicked AS (
-    SELECT DISTINCT k.message_id
-    FROM clicks AS k
-    WHERE k.clicked_at < CAST($as_of AS TIMESTAMPTZ) AND NOT k.is_bot
-),
-clicked_messages AS (
+WITH clicked_messages AS (
     SELECT m.contact_id, epoch_us(m.sent_at) // 1000000 AS utc_s
     FROM messages AS m
-    JOIN clicked AS d ON d.message_id = m.message_id
     WHERE m.sent_at < CAST($as_of AS TIMESTAMPTZ)
+        AND m.message_id IN (
+            SELECT k.message_id
+            FROM clicks AS k
+            WHERE k.clicked_at < CAST($as_of AS TIMESTAMPTZ) AND NOT k.is_bot
+        )
 ),
 local_time AS (
     SELECT
