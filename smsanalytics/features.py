@@ -557,7 +557,9 @@ def query_relation(
     largest steps instead of the whole plan at once. Stages that do not read each other run
     :data:`STAGE_WORKERS` at a time, each on its own cursor of the connection, their tables in
     an in-memory catalog attached for the run (read-only warehouses included) and first on the
-    connection's ``search_path``; at the end it is detached and the ``search_path`` put back.
+    connection's ``search_path``, with DuckDB's thread pool shrunk so that the statements
+    together use the cores it had (:func:`stage_threads`; one thread each on two cores); at the
+    end the catalog is detached and the ``search_path`` and ``threads`` put back.
     Inside an open :meth:`~smsanalytics.warehouse.Warehouse.transaction` (whose uncommitted
     rows another cursor would not see) they run one at a time into temporary tables instead.
 
@@ -785,10 +787,27 @@ _PARQUET_OPTIONS = (
     "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, DICTIONARY_SIZE_LIMIT 4096"
 )
 #: How many stages of a staged run (:func:`query_relation`) run at a time, each on its own
-#: cursor of the warehouse's connection. DuckDB's threads are shared: what one statement leaves
-#: idle in its serial phases (building a hash table, finalising an aggregate, creating its
-#: table), the other's work fills (~0.1 s of a 2.5 s feature build at 1M contacts).
+#: cursor of the warehouse's connection, with DuckDB's thread pool shrunk meanwhile so that
+#: there is one runnable thread per core in all (:func:`stage_threads`). On two cores each
+#: statement then runs on one thread, start to end, beside the other: no serial phase (building
+#: a hash table, finalising an aggregate, creating a table) leaves a core idle, and no statement
+#: pays for partitioning and merging its work between threads. Measured at 1M contacts: the
+#: stages 1.55 s with two threads shared by two statements, 1.36–1.43 s with one each.
 STAGE_WORKERS = 2
+
+
+def stage_threads(threads: int, workers: int) -> int:
+    """DuckDB's ``threads`` while ``workers`` stages run at once, for a pool of ``threads``.
+
+    A statement runs on the thread that executes it plus DuckDB's background threads, of which
+    there are ``threads - 1`` (shared by every statement). With ``workers`` statements at once,
+    ``workers + t - 1`` threads are runnable for a setting of ``t``: this is the ``t`` that makes
+    that the ``threads`` the pool had (the cores DuckDB was given), at least 1.
+
+    >>> stage_threads(2, 2), stage_threads(8, 2), stage_threads(1, 2)
+    (1, 7, 1)
+    """
+    return max(1, threads - workers + 1)
 #: The in-memory catalog a staged run attaches for its tables and views (see :class:`_StageArea`).
 _SCRATCH = "smsanalytics_stages"
 
@@ -852,11 +871,24 @@ class _StageArea:
     def run(self, jobs: Sequence[_StageJob], timings: dict[str, float] | None) -> None:
         """Create each job's table, as many at a time as there are connections, each once the
         staged tables its SQL reads exist (jobs in dependency order; a failure interrupts the
-        others and is raised)."""
+        others and is raised). Meanwhile DuckDB's ``threads`` is :func:`stage_threads` of its
+        value, put back at the end."""
         if len(self.connections) == 1:
             for job in jobs:
                 self._run_job(self.connections[0], job, timings)
             return
+        threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        budget = stage_threads(threads, len(self.connections))
+        self.con.execute(f"SET threads = {budget}").fetchall()
+        try:
+            self._run_concurrently(jobs, timings)
+        finally:
+            self.con.execute(f"SET threads = {threads}").fetchall()
+
+    def _run_concurrently(
+        self, jobs: Sequence[_StageJob], timings: dict[str, float] | None
+    ) -> None:
+        """:meth:`run` with a job on each connection at a time."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         names = {job.name for job in jobs}

@@ -37,7 +37,8 @@ def _left_behind(wh: Warehouse) -> list[tuple[str, ...]]:
 
 def _session(wh: Warehouse) -> tuple[object, ...]:
     return wh.con.execute(
-        "SELECT current_setting('search_path'), current_setting('perfect_ht_threshold')"
+        "SELECT current_setting('search_path'), current_setting('perfect_ht_threshold'), "
+        "current_setting('threads')"
     ).fetchall()[0]
 
 
@@ -61,6 +62,7 @@ def test_a_failing_stage_stops_the_run_and_leaves_nothing(generated, monkeypatch
     wh, as_of = generated
     wh.con.execute("SET search_path = 'memory.main'").fetchall()
     wh.con.execute("SET perfect_ht_threshold = 9").fetchall()
+    wh.con.execute("SET threads = 3").fetchall()  # 2 while the stages run (stage_threads)
     before = _session(wh)
     real = features.compile_relation
 
@@ -76,6 +78,25 @@ def test_a_failing_stage_stops_the_run_and_leaves_nothing(generated, monkeypatch
     assert _session(wh) == before
     wh.con.execute("RESET search_path").fetchall()
     wh.con.execute("RESET perfect_ht_threshold").fetchall()
+    wh.con.execute("RESET threads").fetchall()
+
+
+def test_concurrent_stages_share_the_cores_the_pool_had():
+    """While two stages run at once DuckDB's pool has stage_threads(t, 2) = t - 1 threads (each
+    statement also runs on the thread that executes it: t runnable threads in all); it is put
+    back afterwards."""
+    con = duckdb.connect()
+    con.execute("SET threads = 4").fetchall()
+    area = features._StageArea(con, workers=2)
+    try:
+        seen = "SELECT CAST(current_setting('threads') AS BIGINT) AS threads"
+        area.run([features._StageJob("seen", seen, {}, 12)], None)
+        assert con.execute("SELECT threads FROM seen").fetchall() == [(3,)]
+    finally:
+        area.close()
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(4,)]
+    assert [features.stage_threads(t, 2) for t in (1, 2, 3, 8)] == [1, 1, 2, 7]
+    con.close()
 
 
 def test_a_stage_waits_for_the_tables_it_reads():
