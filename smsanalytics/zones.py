@@ -155,7 +155,7 @@ def _transitions(zone: str, first: int, last: int) -> Transitions:
         return int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
 
     grid = np.append(np.arange(first, last, _SAMPLE_SECONDS, dtype=np.int64), last)
-    sampled = _polars_offsets(zone, grid)
+    sampled = _polars_offsets(zone, first, last)
     if sampled is None or not _agree(sampled, grid, offset):
         sampled = np.array([offset(int(t)) for t in grid], dtype=np.int64)
     at: list[int] = []
@@ -169,21 +169,32 @@ def _transitions(zone: str, first: int, last: int) -> Transitions:
     return Transitions(np.array(at, dtype=np.int64), np.array(offsets, dtype=np.int64))
 
 
-def _polars_offsets(zone: str, grid: np.ndarray) -> np.ndarray | None:
-    """UTC offsets (seconds) of ``zone`` at epoch seconds ``grid`` by polars; None if unknown."""
-    utc = pl.col("utc").cast(pl.Datetime("us", "UTC"))
+def _polars_offsets(zone: str, first: int, last: int) -> np.ndarray | None:
+    """UTC offsets (seconds) of ``zone`` by polars on the grid of :func:`_transitions` (every
+    ``_SAMPLE_SECONDS`` from ``first``, then ``last``); None if polars does not know the zone.
+
+    The grid is built by polars itself: handed a numpy array, polars imports ``numpy.ma``
+    (~6 ms, once per process, in every fresh feature build).
+    """
+    grid = pl.concat(
+        [
+            pl.int_range(first, last, _SAMPLE_SECONDS, dtype=pl.Int64, eager=True),
+            pl.Series([last], dtype=pl.Int64),
+        ]
+    )
+    utc = (grid * 1_000_000).cast(pl.Datetime("us", "UTC"))
     try:
         local = utc.dt.convert_time_zone(zone)
     except pl.exceptions.ComputeError:  # a name zoneinfo knows and polars does not
         return None
-    offset = (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_seconds()
-    return pl.DataFrame({"utc": grid * 1_000_000}).select(offset).to_series().to_numpy()
+    return (local.dt.base_utc_offset() + local.dt.dst_offset()).dt.total_seconds().to_numpy()
 
 
 def _agree(sampled: np.ndarray, grid: np.ndarray, offset: Callable[[int], int]) -> bool:
     """Whether ``offset`` gives ``sampled`` at both ends of the range and of every change."""
-    changes = np.flatnonzero(np.diff(sampled))
-    probes = np.unique(np.concatenate(([0, grid.size - 1], changes, changes + 1)))
+    changes = np.flatnonzero(np.diff(sampled)).tolist()
+    # a set, not np.unique, which imports numpy.ma (see _polars_offsets)
+    probes = sorted({0, grid.size - 1, *changes, *(k + 1 for k in changes)})
     return all(offset(int(grid[i])) == sampled[i] for i in probes)
 
 
