@@ -786,6 +786,7 @@ def _run_relation(
 _PARQUET_OPTIONS = (
     "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, DICTIONARY_SIZE_LIMIT 4096"
 )
+
 #: How many stages of a staged run (:func:`query_relation`) run at a time, each on its own
 #: cursor of the warehouse's connection, with DuckDB's thread pool shrunk meanwhile so that
 #: there is one runnable thread per core in all (:func:`stage_threads`). On two cores each
@@ -797,17 +798,31 @@ STAGE_WORKERS = 2
 
 
 def stage_threads(threads: int, workers: int) -> int:
-    """DuckDB's ``threads`` while ``workers`` stages run at once, for a pool of ``threads``.
+    """DuckDB's ``threads`` setting while ``workers`` stages run at once.
 
-    A statement runs on the thread that executes it plus DuckDB's background threads, of which
-    there are ``threads - 1`` (shared by every statement). With ``workers`` statements at once,
-    ``workers + t - 1`` threads are runnable for a setting of ``t``: this is the ``t`` that makes
-    that the ``threads`` the pool had (the cores DuckDB was given), at least 1.
+    A statement runs on the thread that executes it (here a stage worker's) plus DuckDB's
+    background threads, of which a setting of ``t`` starts ``t - 1``, shared by all statements:
+    ``workers`` statements at once keep ``workers + t - 1`` threads busy. The result is the ``t``
+    that makes this the number the pool had, ``threads`` (the cores DuckDB was given).
+
+    Parameters
+    ----------
+    threads : int
+        DuckDB's ``threads`` setting outside the stages.
+    workers : int
+        How many stages run at once.
+
+    Returns
+    -------
+    int
+        ``max(1, threads - workers + 1)``.
 
     >>> stage_threads(2, 2), stage_threads(8, 2), stage_threads(1, 2)
     (1, 7, 1)
     """
     return max(1, threads - workers + 1)
+
+
 #: The in-memory catalog a staged run attaches for its tables and views (see :class:`_StageArea`).
 _SCRATCH = "smsanalytics_stages"
 
