@@ -817,6 +817,8 @@ def stage_threads(threads: int, workers: int) -> int:
     int
         ``max(1, threads - workers + 1)``.
 
+    Examples
+    --------
     >>> stage_threads(2, 2), stage_threads(8, 2), stage_threads(1, 2)
     (1, 7, 1)
     """
