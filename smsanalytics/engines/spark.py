@@ -78,7 +78,11 @@ def local_spark_session(
 
     The session time zone is UTC (as the DuckDB warehouse), the web UI and the console progress
     bar are off, and the Python workers run this interpreter (``PYSPARK_PYTHON`` defaults to
-    ``sys.executable``). An existing session is reused (``getOrCreate``).
+    ``sys.executable``). An existing session is reused (``getOrCreate``). On a ``local``
+    master, memory pages are 4 MB (``spark.buffer.pageSize``; ``conf`` may override it): Spark
+    sizes them at the execution memory / cores / 16, 64 MB with 2 GB, and a hash aggregate
+    refused one whole page while its task's other operators held theirs fails with
+    ``AGGREGATE_OUT_OF_MEMORY`` (seen twice in the test suite's feature relations).
 
     Parameters
     ----------
@@ -123,8 +127,10 @@ def local_spark_session(
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
     if master.startswith("local"):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.buffer.pageSize", "4m")
         )
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)

@@ -84,7 +84,10 @@ def spark() -> Iterator[Any]:
         master="local[2]",
         app_name="smsanalytics-tests",
         shuffle_partitions=2,
-        driver_memory="2g",  # 1g ran out while broadcasting late in the suite (CI, 2026-11-26)
+        # 1g ran out while broadcasting late in the suite (CI, 2026-11-26); with 2g and 64 MB
+        # pages a hash aggregate twice found no memory for its first page
+        # (AGGREGATE_OUT_OF_MEMORY, 2026-11-27): now 3g, and 4 MB pages (local_spark_session)
+        driver_memory="3g",
         conf={
             "spark.sql.ansi.enabled": "true",
             "spark.sql.adaptive.enabled": "false",  # faster on tiny data; results are the same

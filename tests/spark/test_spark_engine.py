@@ -22,6 +22,13 @@ def test_export_writes_every_canonical_table(parquet_dir: Path) -> None:
     assert names == sorted(f"{t.name}.parquet" for t in schemas.CANONICAL_TABLES)
 
 
+def test_the_local_session_uses_small_memory_pages(spark: Any) -> None:
+    """local_spark_session: 4 MB pages, so that a hash aggregate is not refused its first page
+    (AGGREGATE_OUT_OF_MEMORY) while the other operators of its task hold theirs."""
+    assert spark.conf.get("spark.buffer.pageSize") == "4m"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
 def test_export_refuses_to_replace_a_folder(warehouse: Any, tmp_path: Path) -> None:
     (tmp_path / "orders.parquet").mkdir()
     with pytest.raises(EngineError, match="orders.parquet is a folder"):
