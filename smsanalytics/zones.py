@@ -154,8 +154,9 @@ def _transitions(zone: str, first: int, last: int) -> Transitions:
         local = (_EPOCH + dt.timedelta(seconds=t)).astimezone(tz)
         return int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
 
-    grid = np.append(np.arange(first, last, _SAMPLE_SECONDS, dtype=np.int64), last)
-    sampled = _polars_offsets(zone, first, last)
+    samples = _sample_grid(first, last)
+    grid = samples.to_numpy()
+    sampled = _polars_offsets(zone, samples)
     if sampled is None or not _agree(sampled, grid, offset):
         sampled = np.array([offset(int(t)) for t in grid], dtype=np.int64)
     at: list[int] = []
@@ -169,19 +170,20 @@ def _transitions(zone: str, first: int, last: int) -> Transitions:
     return Transitions(np.array(at, dtype=np.int64), np.array(offsets, dtype=np.int64))
 
 
-def _polars_offsets(zone: str, first: int, last: int) -> np.ndarray | None:
-    """UTC offsets (seconds) of ``zone`` by polars on the grid of :func:`_transitions` (every
-    ``_SAMPLE_SECONDS`` from ``first``, then ``last``); None if polars does not know the zone.
-
-    The grid is built by polars itself: handed a numpy array, polars imports ``numpy.ma``
-    (~6 ms, once per process, in every fresh feature build).
-    """
-    grid = pl.concat(
+def _sample_grid(first: int, last: int) -> pl.Series:
+    """The epoch seconds :func:`_transitions` samples: every ``_SAMPLE_SECONDS`` from ``first``,
+    then ``last``. Built by polars, and read by numpy from it: polars handed a numpy array
+    imports ``numpy.ma`` (~6 ms, once per process: in every fresh feature build)."""
+    return pl.concat(
         [
             pl.int_range(first, last, _SAMPLE_SECONDS, dtype=pl.Int64, eager=True),
             pl.Series([last], dtype=pl.Int64),
         ]
     )
+
+
+def _polars_offsets(zone: str, grid: pl.Series) -> np.ndarray | None:
+    """UTC offsets (seconds) of ``zone`` at epoch seconds ``grid`` by polars; None if unknown."""
     utc = (grid * 1_000_000).cast(pl.Datetime("us", "UTC"))
     try:
         local = utc.dt.convert_time_zone(zone)
@@ -193,7 +195,7 @@ def _polars_offsets(zone: str, first: int, last: int) -> np.ndarray | None:
 def _agree(sampled: np.ndarray, grid: np.ndarray, offset: Callable[[int], int]) -> bool:
     """Whether ``offset`` gives ``sampled`` at both ends of the range and of every change."""
     changes = np.flatnonzero(np.diff(sampled)).tolist()
-    # a set, not np.unique, which imports numpy.ma (see _polars_offsets)
+    # a set, not np.unique, which imports numpy.ma (see _sample_grid)
     probes = sorted({0, grid.size - 1, *changes, *(k + 1 for k in changes)})
     return all(offset(int(grid[i])) == sampled[i] for i in probes)
 

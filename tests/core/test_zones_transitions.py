@@ -131,12 +131,12 @@ def test_when_polars_disagrees_zoneinfo_decides(monkeypatch):
     expected = offset_transitions("Europe/Paris", *YEAR)
     sample = zones._polars_offsets
 
-    def shifted(zone, first, last):
-        out = sample(zone, first, last).copy()
-        out[out.size // 3 : out.size // 2] += 900  # a stretch where the databases differ
+    def shifted(zone, grid):
+        out = sample(zone, grid).copy()
+        out[len(grid) // 3 : len(grid) // 2] += 900  # a stretch where the databases differ
         return out
 
-    for fake in (shifted, lambda zone, first, last: None):
+    for fake in (shifted, lambda zone, grid: None):
         monkeypatch.setattr(zones, "_polars_offsets", fake)
         changes = assert_matches_zoneinfo("Europe/Paris", *YEAR)
         np.testing.assert_array_equal(changes.at, expected.at)
