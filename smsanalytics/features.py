@@ -797,13 +797,15 @@ _PARQUET_OPTIONS = (
 STAGE_WORKERS = 2
 
 
-def stage_threads(threads: int, workers: int) -> int:
+def stage_threads(threads: int, workers: int, external_threads: int = 1) -> int:
     """DuckDB's ``threads`` setting while ``workers`` stages run at once.
 
     A statement runs on the thread that executes it (here a stage worker's) plus DuckDB's
-    background threads, of which a setting of ``t`` starts ``t - 1``, shared by all statements:
-    ``workers`` statements at once keep ``workers + t - 1`` threads busy. The result is the ``t``
-    that makes this the number the pool had, ``threads`` (the cores DuckDB was given).
+    background threads, of which a setting of ``t`` starts ``t - external_threads``, shared by
+    all statements: one statement keeps ``t - external_threads + 1`` threads busy, ``workers``
+    statements at once ``t - external_threads + workers``. The result is the ``t`` that keeps
+    the second number at the first one's for ``t = threads`` (the cores DuckDB was given), and
+    never below ``external_threads`` (DuckDB refuses fewer).
 
     Parameters
     ----------
@@ -811,18 +813,20 @@ def stage_threads(threads: int, workers: int) -> int:
         DuckDB's ``threads`` setting outside the stages.
     workers : int
         How many stages run at once.
+    external_threads : int
+        DuckDB's ``external_threads`` setting (1 unless configured).
 
     Returns
     -------
     int
-        ``max(1, threads - workers + 1)``.
+        ``max(external_threads, 1, threads - workers + 1)``.
 
     Examples
     --------
-    >>> stage_threads(2, 2), stage_threads(8, 2), stage_threads(1, 2)
-    (1, 7, 1)
+    >>> stage_threads(2, 2), stage_threads(8, 2), stage_threads(1, 2), stage_threads(2, 2, 2)
+    (1, 7, 1, 2)
     """
-    return max(1, threads - workers + 1)
+    return max(external_threads, 1, threads - workers + 1)
 
 
 #: The in-memory catalog a staged run attaches for its tables and views (see :class:`_StageArea`).
@@ -894,8 +898,10 @@ class _StageArea:
             for job in jobs:
                 self._run_job(self.connections[0], job, timings)
             return
-        threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        budget = stage_threads(threads, len(self.connections))
+        threads, external = self.con.execute(
+            "SELECT current_setting('threads'), current_setting('external_threads')"
+        ).fetchall()[0]
+        budget = stage_threads(int(threads), len(self.connections), int(external))
         self.con.execute(f"SET threads = {budget}").fetchall()
         try:
             self._run_concurrently(jobs, timings)

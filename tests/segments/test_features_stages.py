@@ -99,6 +99,22 @@ def test_concurrent_stages_share_the_cores_the_pool_had():
     con.close()
 
 
+def test_concurrent_stages_respect_external_threads():
+    """DuckDB refuses fewer threads than external_threads: with 2 of each, the stages keep 2."""
+    con = duckdb.connect()
+    con.execute("SET external_threads = 2").fetchall()
+    con.execute("SET threads = 2").fetchall()
+    area = features._StageArea(con, workers=2)
+    try:
+        seen = "SELECT CAST(current_setting('threads') AS BIGINT) AS threads"
+        area.run([features._StageJob("seen", seen, {}, 12)], None)
+        assert con.execute("SELECT threads FROM seen").fetchall() == [(2,)]
+    finally:
+        area.close()
+    assert con.execute("SELECT current_setting('threads')").fetchall() == [(2,)]
+    con.close()
+
+
 def test_a_stage_waits_for_the_tables_it_reads():
     """Jobs run two at a time, but a job that reads another's table starts after it is done."""
     con = duckdb.connect()
