@@ -81,19 +81,24 @@ def test_a_failing_stage_stops_the_run_and_leaves_nothing(generated, monkeypatch
     wh.con.execute("RESET threads").fetchall()
 
 
+def _threads_seen_by_a_stage(con: duckdb.DuckDBPyConnection) -> int:
+    """Run one stage in a two-worker area of ``con``: the ``threads`` setting it saw."""
+    area = features._StageArea(con, workers=2)
+    try:
+        seen = "SELECT CAST(current_setting('threads') AS BIGINT) AS threads"
+        area.run([features._StageJob("seen", seen, {}, 12)], None)
+        return con.execute("SELECT threads FROM seen").fetchall()[0][0]
+    finally:
+        area.close()
+
+
 def test_concurrent_stages_share_the_cores_the_pool_had():
     """While two stages run at once DuckDB's pool has stage_threads(t, 2) = t - 1 threads (each
     statement also runs on the thread that executes it: t runnable threads in all); it is put
     back afterwards."""
     con = duckdb.connect()
     con.execute("SET threads = 4").fetchall()
-    area = features._StageArea(con, workers=2)
-    try:
-        seen = "SELECT CAST(current_setting('threads') AS BIGINT) AS threads"
-        area.run([features._StageJob("seen", seen, {}, 12)], None)
-        assert con.execute("SELECT threads FROM seen").fetchall() == [(3,)]
-    finally:
-        area.close()
+    assert _threads_seen_by_a_stage(con) == 3
     assert con.execute("SELECT current_setting('threads')").fetchall() == [(4,)]
     assert [features.stage_threads(t, 2) for t in (1, 2, 3, 8)] == [1, 1, 2, 7]
     con.close()
@@ -104,13 +109,7 @@ def test_concurrent_stages_respect_external_threads():
     con = duckdb.connect()
     con.execute("SET external_threads = 2").fetchall()
     con.execute("SET threads = 2").fetchall()
-    area = features._StageArea(con, workers=2)
-    try:
-        seen = "SELECT CAST(current_setting('threads') AS BIGINT) AS threads"
-        area.run([features._StageJob("seen", seen, {}, 12)], None)
-        assert con.execute("SELECT threads FROM seen").fetchall() == [(2,)]
-    finally:
-        area.close()
+    assert _threads_seen_by_a_stage(con) == 2
     assert con.execute("SELECT current_setting('threads')").fetchall() == [(2,)]
     con.close()
 
