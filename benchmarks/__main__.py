@@ -4,6 +4,8 @@ Each module defines ``run(sizes: list[int]) -> list[dict]`` returning entries
 ``{stage, contacts, messages, seconds, peak_rss_mb, baseline_seconds}``. The table is printed and
 written to ``benchmarks/results/latest.json``. ``BENCH_ONLY=features,plan`` restricts the modules;
 ``BENCH_REPEAT=3`` measures the feature build in three rounds and reports each stage's median.
+A speed probe (:func:`benchmarks.harness.speed_probe`) runs before and after, and its results go
+to ``benchmarks/results/latest.meta.json``: times are only comparable between equally fast hosts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.harness import parse_scale
+from benchmarks.harness import parse_scale, speed_probe
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,11 +36,24 @@ def _cpu_model() -> str | None:
     return None
 
 
+def _probe_line(title: str, probe: dict) -> str:
+    """One line for a :func:`benchmarks.harness.speed_probe` result."""
+    one, every = probe["duckdb_scans_1_thread_seconds"], probe["duckdb_scans_all_threads_seconds"]
+    return (
+        f"{title}: Python loop {probe['python_loop_seconds']:.2f} s, DuckDB aggregate "
+        f"{probe['duckdb_aggregate_seconds']:.2f} s, scans {one:.2f} s on 1 thread and "
+        f"{every:.2f} s on {probe['threads']} ({probe['parallel_speedup']:.2f}x); "
+        "compare timings only between runs with similar probes"
+    )
+
+
 def main() -> None:
     started = time.perf_counter()
     sizes = parse_scale(os.environ.get("BENCH_SCALE", "100k,1m"))
     only = {s for s in os.environ.get("BENCH_ONLY", "").split(",") if s}
     console = Console(width=None if sys.stdout.isatty() else 200)  # a log file: no wrapping
+    probes = {"at_start": speed_probe()}
+    console.print(_probe_line("speed probe at start", probes["at_start"]))
     entries: list[dict] = []
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")
@@ -69,10 +84,13 @@ def main() -> None:
             ratio,
         )
     notes = [e for e in entries if e.get("skipped") or e.get("baseline_skipped")]
+    probes["at_end"] = speed_probe()
     console.print(table)
     for e in notes:
         reason = e.get("skipped") or e["baseline_skipped"]
         console.print(f"  {e['stage']} at {e['contacts']:,}: {reason}")
+    for when, probe in probes.items():
+        console.print(_probe_line(f"speed probe {when.replace('_', ' ')}", probe))
     out = HERE / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     meta = {
@@ -87,6 +105,7 @@ def main() -> None:
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - started),
         "load_average_at_end": round(os.getloadavg()[0], 2),
+        "speed_probe": probes,
     }
     out.write_text(json.dumps(entries, indent=2) + "\n")
     (HERE / "results" / "latest.meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -96,6 +96,84 @@ def measure(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
     raise RuntimeError(f"benchmark {module}.{function}({kwargs}) failed:\n{proc.stderr[-4000:]}")
 
 
+#: The speed probe's table (:func:`setup_probe_duckdb`): this many rows of scattered keys, with
+#: about :data:`PROBE_GROUPS` distinct values.
+PROBE_ROWS = 8_000_000
+PROBE_GROUPS = 1_000_003
+#: Python loop iterations and DuckDB scans of the table per probe (:func:`probe`).
+PROBE_LOOPS = 5_000_000
+PROBE_SCANS = 8
+
+
+def setup_probe(threads: int = 1) -> Any:
+    """A DuckDB connection on ``threads`` threads with the probe's table (untimed)."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads})
+    con.execute("SET enable_progress_bar = false").fetchall()
+    con.execute(
+        f"CREATE TABLE probe AS SELECT (i * 2654435761) % {PROBE_GROUPS} AS k "
+        f"FROM range({PROBE_ROWS}) AS t(i)"
+    ).fetchall()
+    return con
+
+
+def probe(con: Any, threads: int = 1) -> dict[str, Any]:
+    """Three fixed workloads, each timed: a pure-Python loop (:data:`PROBE_LOOPS` additions, one
+    core); DuckDB grouping the table's keys (a hash aggregate into ~1M groups: hash-table work
+    on fresh memory, the feature build's main costs); DuckDB hashing every key
+    (:data:`PROBE_SCANS` parallel scans, no memory: the cores' throughput)."""
+    import time
+
+    started = time.perf_counter()
+    total = 0
+    for i in range(PROBE_LOOPS):
+        total += i
+    python = time.perf_counter() - started
+    started = time.perf_counter()
+    con.execute("SELECT count(*) FROM (SELECT k, count(*) FROM probe GROUP BY k)").fetchall()
+    aggregate = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(PROBE_SCANS):
+        con.execute("SELECT sum(hash(k) % 1000) FROM probe").fetchall()
+    scans = time.perf_counter() - started
+    return {"python": python, "aggregate": aggregate, "scans": scans, "threads": threads}
+
+
+def speed_probe(rounds: int = 3) -> dict[str, Any]:
+    """How fast this machine runs the same small workloads right now.
+
+    A host shared with other virtual machines can be twice as slow one day as another, or one
+    hour as the next: a time from ``make bench`` is only comparable with a run on an equally
+    fast machine. :func:`probe` runs in ``rounds`` fresh processes on one DuckDB thread and in
+    ``rounds`` on every core (:func:`measure`); each figure is its best round.
+
+    Returns
+    -------
+    dict
+        ``python_loop_seconds`` and ``duckdb_aggregate_seconds`` (one thread);
+        ``duckdb_scans_1_thread_seconds`` and ``duckdb_scans_all_threads_seconds``, and their
+        ratio ``parallel_speedup``: near ``threads`` when the guest has its cores to itself,
+        lower when other guests share them; ``threads``, ``rounds``.
+    """
+    cores = os.cpu_count() or 1
+    one = [measure(__name__, "probe", threads=1)["extra"] for _ in range(rounds)]
+    every = [measure(__name__, "probe", threads=cores)["extra"] for _ in range(rounds)]
+
+    def best(runs: list[dict[str, Any]], key: str) -> float:
+        return round(min(r[key] for r in runs), 3)
+
+    return {
+        "python_loop_seconds": best(one, "python"),
+        "duckdb_aggregate_seconds": best(one, "aggregate"),
+        "duckdb_scans_1_thread_seconds": best(one, "scans"),
+        "duckdb_scans_all_threads_seconds": best(every, "scans"),
+        "parallel_speedup": round(best(one, "scans") / best(every, "scans"), 2),
+        "threads": cores,
+        "rounds": rounds,
+    }
+
+
 def parse_scale(text: str) -> list[int]:
     """``"100k,1m,10m"`` → ``[100_000, 1_000_000, 10_000_000]``."""
     sizes = []
