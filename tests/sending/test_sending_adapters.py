@@ -56,13 +56,14 @@ def test_adapters_refuse_unvalidated_changed_or_stale_plans(tmp_path, plan_facto
     with pytest.raises(PlanRefusedError, match="not validated"):
         send_plan(plan_dir, OutboxAdapter(), now=NOW)
     (plan_dir / "manifest.json").write_text(json.dumps(manifest))
+    written = (plan_dir / "plan.parquet").read_bytes()
     frame = pl.read_parquet(plan_dir / "plan.parquet")
     frame.with_columns(pl.lit("+33699999999").alias("phone_e164")).write_parquet(
         plan_dir / "plan.parquet"
     )
     with pytest.raises(PlanRefusedError, match="changed since"):
         send_plan(plan_dir, OutboxAdapter(), now=NOW)
-    frame.write_parquet(plan_dir / "plan.parquet", statistics=False)
+    (plan_dir / "plan.parquet").write_bytes(written)
     other_rules = tmp_path / "rules.toml"
     other_rules.write_text(Path(manifest["rules"]["source"]).read_text() + "\n# edited\n")
     with pytest.raises(PlanRefusedError, match="rules changed"):
