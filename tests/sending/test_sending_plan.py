@@ -413,3 +413,19 @@ holdout = 0.1
     )
     with pytest.raises(PlanError, match="not 'now'"):
         plan_campaign(load_campaign(bad), warehouse=wh, settings=Settings(), now=NOW)
+
+
+@pytest.mark.parametrize("distinct", [3, 400])
+def test_export_formats_each_distinct_window_once_with_strftimes_result(distinct):
+    """write_plan's _strftime maps rows to their distinct instant's text (few distinct
+    windows) or formats every row (mostly distinct): either way polars' strftime, nulls kept."""
+    from smsanalytics.plan import _strftime
+
+    base = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
+    instants = [base + dt.timedelta(minutes=7 * (i % distinct)) for i in range(500)]
+    frame = pl.DataFrame({"at": [None if i % 11 == 0 else t for i, t in enumerate(instants)]})
+    fmt = "%Y-%m-%dT%H:%M:%S%.6fZ"
+    got = _strftime(frame, "at", fmt)
+    assert got.name == "at" and got.dtype == pl.String
+    assert got.equals(frame.get_column("at").dt.strftime(fmt))
+    assert got[1] == "2026-03-02T07:07:00.000000Z" and got[0] is None
