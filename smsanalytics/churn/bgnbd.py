@@ -63,6 +63,29 @@ FADER_HARDIE_LEE_2005_CDNOW: dict[str, float] = {"r": 0.243, "alpha": 4.414, "a"
 #: Log-parameters are bounded to [-12, 12] (parameters in [6e-6, 1.6e5] on the rescaled axis).
 _LOG_BOUND = 12.0
 
+#: A fit whose optimiser stopped without reporting convergence still counts as converged when
+#: the first-order optimality conditions hold at its optimum: the projected gradient of the mean
+#: negative log-likelihood (log-parameters; a bound's component dropped when it points out of
+#: the box) is at most this in every component. L-BFGS-B ends with ``ABNORMAL`` when its line
+#: search can no longer lower the objective in floating point, which happens at a flat optimum
+#: on a bound (no dropout: a -> 0) on some CPUs and not others.
+_STATIONARY_GRADIENT = 1e-5
+
+
+def _projected_gradient(log_params: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The gradient without the components that push a parameter out through its bound.
+
+    At a minimum inside the box every component is 0. On a lower bound a positive component is
+    dropped (descent would take the parameter below its bound), on an upper bound a negative one.
+
+    >>> _projected_gradient(np.array([-12.0, 0.0, 12.0]), np.array([0.5, 1e-7, -0.3]))
+    array([0.e+00, 1.e-07, 0.e+00])
+    """
+    g = np.asarray(gradient, dtype=float).copy()
+    g[(log_params <= -_LOG_BOUND + 1e-9) & (g > 0)] = 0.0
+    g[(log_params >= _LOG_BOUND - 1e-9) & (g < 0)] = 0.0
+    return g
+
 _E_NOT_FITTED = "this BGNBD is not fitted yet; call fit(frequency, recency, T) or set params_ first"
 
 
@@ -283,7 +306,8 @@ class BGNBD(BaseEstimator):
     n_customers_ : int
         Customers (rows) fitted, after weights.
     converged_ : bool
-        Whether the best start converged.
+        Whether the best start converged: L-BFGS-B says so, or the first-order conditions hold
+        at its optimum (projected gradient at most :data:`_STATIONARY_GRADIENT`).
     at_bound_ : list[str]
         Parameters whose optimum lies on the search bound (a :class:`BGNBDFitWarning` is
         issued): typically ``a`` → 0 when the data show no dropout.
@@ -362,7 +386,11 @@ class BGNBD(BaseEstimator):
         params = np.exp(log_params)
         params[1] /= scale  # alpha is a rate per unit of time: back to the caller's unit
         self.params_ = dict(zip(PARAM_NAMES, (float(v) for v in params), strict=True))
-        self.converged_ = bool(best.success)
+        gradient = _negative_ll_and_gradient(
+            log_params, cx, ctx_s, cT_s, cw, float(self.penalizer_coef), _groups(cx)
+        )[1]
+        stationary = np.max(np.abs(_projected_gradient(log_params, gradient)))
+        self.converged_ = bool(best.success) or bool(stationary <= _STATIONARY_GRADIENT)
         self.n_iter_ = int(best.nit)
         self.n_customers_ = float(cw.sum())
         self.log_likelihood_ = float(np.sum(cw * bgnbd_log_likelihood(params, cx, ctx, cT)))

@@ -260,3 +260,43 @@ def test_invalid_inputs_are_explained(freq, rec, T, match):
 def test_predictions_need_a_fitted_model():
     with pytest.raises(AttributeError, match="not fitted"):
         BGNBD().p_alive(1, 1.0, 2.0)
+
+
+def test_a_line_search_stalled_at_the_optimum_counts_as_converged(monkeypatch, cdnow_like):
+    """L-BFGS-B may end ABNORMAL (its line search cannot lower the objective any more in floating
+    point) at the optimum; seen on one CPU at a flat optimum on the a -> 0 bound, not on another.
+    Then the first-order conditions decide: no "did not converge" warning, same estimates."""
+    import warnings
+
+    from smsanalytics.churn import bgnbd
+
+    d = cdnow_like
+    reference = BGNBD().fit(d["frequency"], d["recency"], d["T"])
+    minimize = bgnbd.optimize.minimize
+
+    def stalled(*args, **kwargs):
+        result = minimize(*args, **kwargs)
+        result.success, result.message = False, "ABNORMAL: "
+        return result
+
+    monkeypatch.setattr(bgnbd.optimize, "minimize", stalled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = BGNBD().fit(d["frequency"], d["recency"], d["T"])
+    assert model.converged_ and model.params_ == reference.params_
+
+
+def test_an_optimiser_stopped_early_is_not_converged_and_says_so(cdnow_like):
+    d = cdnow_like
+    with pytest.warns(BGNBDFitWarning, match="did not converge"):
+        model = BGNBD(max_iter=2).fit(d["frequency"], d["recency"], d["T"])
+    assert not model.converged_
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from smsanalytics.churn import bgnbd
+
+    result = doctest.testmod(bgnbd, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 1 and result.failed == 0
