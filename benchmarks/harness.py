@@ -96,7 +96,7 @@ def measure(module: str, function: str, **kwargs: Any) -> dict[str, Any]:
     raise RuntimeError(f"benchmark {module}.{function}({kwargs}) failed:\n{proc.stderr[-4000:]}")
 
 
-#: The speed probe's table (:func:`setup_probe_duckdb`): this many rows of scattered keys, with
+#: The speed probe's table (:func:`setup_probe`): this many rows of scattered keys, with
 #: about :data:`PROBE_GROUPS` distinct values.
 PROBE_ROWS = 8_000_000
 PROBE_GROUPS = 1_000_003

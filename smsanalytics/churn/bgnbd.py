@@ -62,6 +62,8 @@ FADER_HARDIE_LEE_2005_CDNOW: dict[str, float] = {"r": 0.243, "alpha": 4.414, "a"
 
 #: Log-parameters are bounded to [-12, 12] (parameters in [6e-6, 1.6e5] on the rescaled axis).
 _LOG_BOUND = 12.0
+#: A log-parameter this close to a bound is on it (``at_bound_``, :func:`_projected_gradient`).
+_ON_BOUND = 1e-6
 
 #: A fit whose optimiser stopped without reporting convergence still counts as converged when
 #: the first-order optimality conditions hold at its optimum: the projected gradient of the mean
@@ -82,8 +84,8 @@ def _projected_gradient(log_params: np.ndarray, gradient: np.ndarray) -> np.ndar
     array([0.e+00, 1.e-07, 0.e+00])
     """
     g = np.asarray(gradient, dtype=float).copy()
-    g[(log_params <= -_LOG_BOUND + 1e-9) & (g > 0)] = 0.0
-    g[(log_params >= _LOG_BOUND - 1e-9) & (g < 0)] = 0.0
+    g[(log_params <= -_LOG_BOUND + _ON_BOUND) & (g > 0)] = 0.0
+    g[(log_params >= _LOG_BOUND - _ON_BOUND) & (g < 0)] = 0.0
     return g
 
 _E_NOT_FITTED = "this BGNBD is not fitted yet; call fit(frequency, recency, T) or set params_ first"
@@ -380,25 +382,26 @@ class BGNBD(BaseEstimator):
         scale = 10.0 / float(cT.max()) if cT.max() > 0 else 1.0
         ctx_s, cT_s = ctx * scale, cT * scale
         rng = np.random.default_rng(self.random_state)
+        groups = _groups(cx)
         with threadpool_limits(limits=1, user_api="blas"):  # 4-parameter problem: threads only cost
-            best = self._optimise(rng, cx, ctx_s, cT_s, cw)
+            best = self._optimise(rng, cx, ctx_s, cT_s, cw, groups)
         log_params = best.x.copy()
         params = np.exp(log_params)
         params[1] /= scale  # alpha is a rate per unit of time: back to the caller's unit
         self.params_ = dict(zip(PARAM_NAMES, (float(v) for v in params), strict=True))
         gradient = _negative_ll_and_gradient(
-            log_params, cx, ctx_s, cT_s, cw, float(self.penalizer_coef), _groups(cx)
+            log_params, cx, ctx_s, cT_s, cw, float(self.penalizer_coef), groups
         )[1]
         stationary = np.max(np.abs(_projected_gradient(log_params, gradient)))
         self.converged_ = bool(best.success) or bool(stationary <= _STATIONARY_GRADIENT)
         self.n_iter_ = int(best.nit)
         self.n_customers_ = float(cw.sum())
         self.log_likelihood_ = float(np.sum(cw * bgnbd_log_likelihood(params, cx, ctx, cT)))
-        self.params_se_ = self._standard_errors(log_params, cx, ctx_s, cT_s, cw, scale)
+        self.params_se_ = self._standard_errors(log_params, cx, ctx_s, cT_s, cw, scale, groups)
         self.at_bound_ = [
             name
             for name, v in zip(PARAM_NAMES, log_params, strict=True)
-            if abs(v) >= _LOG_BOUND - 1e-6
+            if abs(v) >= _LOG_BOUND - _ON_BOUND
         ]
         if self.at_bound_:
             warnings.warn(
@@ -417,9 +420,8 @@ class BGNBD(BaseEstimator):
             )
         return self
 
-    def _optimise(self, rng, cx, ctx_s, cT_s, cw):
+    def _optimise(self, rng, cx, ctx_s, cT_s, cw, groups):
         """L-BFGS-B from ``n_starts`` points (the first at all-ones); the best optimum."""
-        groups = _groups(cx)
         best = None
         for i in range(max(1, int(self.n_starts))):
             start = np.zeros(4) if i == 0 else rng.normal(0.0, 0.75, size=4)
@@ -436,10 +438,9 @@ class BGNBD(BaseEstimator):
                 best = res
         return best
 
-    def _standard_errors(self, log_params, x, t_x, T, w, scale) -> dict[str, float]:
+    def _standard_errors(self, log_params, x, t_x, T, w, scale, groups) -> dict[str, float]:
         """Standard errors from the observed information (central differences of the gradient)."""
         n = w.sum()
-        groups = _groups(x)
         h = 1e-5
         hess = np.empty((4, 4))
         for j in range(4):
