@@ -581,7 +581,10 @@ class Warehouse:
         types = zip(relation.columns, relation.types, strict=True)
         huge = {c for c, t in types if str(t) in ("HUGEINT", "UHUGEINT")}
         if huge:
-            casts = ", ".join(f"CAST({quote_identifier(c)} AS BIGINT) AS {quote_identifier(c)}" for c in sorted(huge))
+            casts = ", ".join(
+                f"CAST({quote_identifier(c)} AS BIGINT) AS {quote_identifier(c)}"
+                for c in sorted(huge)
+            )
             sql = f"SELECT * REPLACE ({casts}) FROM (\n{sql}\n)"
         partial = target.with_name(f".{target.name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
