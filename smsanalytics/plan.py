@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
@@ -560,26 +561,37 @@ def _content_hash(rows: pl.DataFrame) -> str:
     """SHA-256 of the plan's rows in their canonical order (window start, contact): key, number,
     text, window (microseconds).
 
-    Computed over one line per row (fields joined by U+001F, rows by newlines), in chunks.
+    The bytes hashed are one line per row: ``idempotency_key``, ``phone_e164``, ``text`` and the
+    window's start and end in epoch microseconds, joined by U+001F, then a newline; UTF-8, nothing
+    quoted or escaped, a row with a null among these fields left out. polars' CSV writer produces
+    them, 200,000 rows at a time: 0.25 s at 1M sends, against 0.5 s for the same lines built with
+    ``concat_str`` and joined.
     """
     digest = hashlib.sha256()
     if rows.height == 0:
         return digest.hexdigest()
-    line = pl.concat_str(
-        [
-            pl.col("idempotency_key"),
-            pl.col("phone_e164"),
-            pl.col("text"),
-            pl.col("window_start_at").dt.epoch("us").cast(pl.String),
-            pl.col("window_end_at").dt.epoch("us").cast(pl.String),
-        ],
-        separator="\x1f",
-    )
-    ordered = rows.select(line.alias("line")).get_column("line")  # rows come in canonical order
-    for offset in range(0, ordered.len(), 200_000):
-        digest.update(ordered.slice(offset, 200_000).str.join("\n").cast(pl.Binary).item())
-        digest.update(b"\n")
+    fields = rows.select(
+        "idempotency_key",
+        "phone_e164",
+        "text",
+        pl.col("window_start_at").dt.epoch("us"),
+        pl.col("window_end_at").dt.epoch("us"),
+    ).drop_nulls()  # rows come in canonical order
+    for offset in range(0, fields.height, _HASH_CHUNK_ROWS):
+        buffer = io.BytesIO()
+        fields.slice(offset, _HASH_CHUNK_ROWS).write_csv(
+            buffer,
+            include_header=False,
+            separator="\x1f",
+            line_terminator="\n",
+            quote_style="never",
+        )
+        digest.update(buffer.getbuffer())
     return digest.hexdigest()
+
+
+#: Rows written at a time by :func:`_content_hash` (~40 MB of text at 1M sends).
+_HASH_CHUNK_ROWS = 200_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -1044,6 +1056,10 @@ def _atomic_write(path: Path, write: Any) -> str:
 _PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1}
 
 
+#: The order in which :func:`write_plan` starts its writers: the longest first.
+_WRITE_ORDER = {"plan.jsonl": 0, "plan.csv": 1, "plan.parquet": 2}
+
+
 def _strftime(frame: pl.DataFrame, column: str, fmt: str) -> pl.Series:
     """``frame[column].dt.strftime(fmt)``, each distinct instant formatted once.
 
@@ -1112,10 +1128,14 @@ def write_plan(
             _strftime(rows, "window_start_local", "%Y-%m-%dT%H:%M:%S"),
             _strftime(rows, "window_end_local", "%Y-%m-%dT%H:%M:%S"),
         ).write_ndjson(p)
-    # the writers run in polars (outside the GIL): write the files side by side
+    # the writers run in polars (outside the GIL): write the files side by side, the largest
+    # first (the JSONL is ~3x the CSV and ~25x plan.parquet), so that it does not wait for a worker
+    largest_first = sorted(writers, key=lambda name: _WRITE_ORDER.get(name, len(_WRITE_ORDER)))
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(_atomic_write, out / name, w) for name, w in writers.items()}
-        hashes = {name: f.result() for name, f in futures.items()}
+        futures = {
+            name: pool.submit(_atomic_write, out / name, writers[name]) for name in largest_first
+        }
+        hashes = {name: futures[name].result() for name in writers}
     files = {name: out / name for name in writers}
     plan.manifest["files"] = dict(hashes)
     text = json.dumps(plan.manifest, indent=2, ensure_ascii=False, default=str)

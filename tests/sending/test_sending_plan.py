@@ -9,6 +9,7 @@ import json
 import polars as pl
 import pytest
 
+from smsanalytics import compliance
 from smsanalytics.adapters.ledger import reserve_plan
 from smsanalytics.experiments.design import assign_arms
 from smsanalytics.plan import (
@@ -132,6 +133,62 @@ def test_idempotency_keys_are_sha256_of_the_identity(contacts):
     assert set(again.rows.get_column("idempotency_key")) == set(
         plan.rows.get_column("idempotency_key")
     )
+
+
+def test_check_plan_finds_each_kind_of_violation(contacts):
+    """The internal re-check (``compliance.check_plan``) on a valid plan, then on broken copies."""
+    plan = plan_sends(
+        [1, 2, 6], "Hi", NOW, campaign_id="c1", contacts=contacts, settings=Settings(), now=NOW
+    )
+    rules = compliance.load_rules(Settings().compliance_rules)
+    rows = plan.rows
+    assert compliance.check_plan(rows, rules).height == 0
+
+    def problems(frame, prior=None):
+        found = compliance.check_plan(frame, rules, prior=prior)
+        return sorted(found.select("idempotency_key", "problem").iter_rows())
+
+    key = dict(rows.select("contact_id", "idempotency_key").iter_rows())
+    # the same contact twice (a second key), and the same key twice
+    twice = pl.concat(
+        [
+            rows,
+            rows.filter(pl.col("contact_id") == 6).with_columns(
+                pl.lit("f" * 32).alias("idempotency_key")
+            ),
+        ]
+    )
+    assert problems(twice) == sorted([(key[6], "duplicate"), ("f" * 32, "duplicate")])
+    assert problems(pl.concat([rows, rows.head(1)])) == [
+        (rows.item(0, "idempotency_key"), "duplicate")
+    ]
+    # a number that is not E.164
+    bad = rows.with_columns(
+        pl.when(pl.col("contact_id") == 1)
+        .then(pl.lit("0612345678"))
+        .otherwise("phone_e164")
+        .alias("phone_e164")
+    )
+    assert problems(bad) == [(key[1], "invalid_phone")]
+    # a window at 03:00-04:00 in Paris, inside the quiet hours
+    night = dt.datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+    quiet = rows.with_columns(
+        pl.when(pl.col("contact_id") == 6)
+        .then(pl.lit(night, TS))
+        .otherwise("window_start_at")
+        .alias("window_start_at"),
+        pl.when(pl.col("contact_id") == 6)
+        .then(pl.lit(night + dt.timedelta(hours=1), TS))
+        .otherwise("window_end_at")
+        .alias("window_end_at"),
+    )
+    assert problems(quiet) == [(key[6], "quiet_hours")]
+    # one message already sent to contact 1 that local day: the cap is 1 a local day
+    prior = pl.DataFrame(
+        {"contact_id": [1], "start_at": [NOW - dt.timedelta(hours=1)]},
+        schema={"contact_id": pl.Int64, "start_at": TS},
+    ).with_columns(pl.col("start_at").alias("end_at"))
+    assert problems(rows, prior) == [(key[1], "frequency_cap 1/local_day")]
 
 
 def test_variants_and_holdout_follow_the_experiments_hash(make_contacts):
@@ -429,3 +486,38 @@ def test_export_formats_each_distinct_window_once_with_strftimes_result(distinct
     assert got.name == "at" and got.dtype == pl.String
     assert got.equals(frame.get_column("at").dt.strftime(fmt))
     assert got[1] == "2026-03-02T07:07:00.000000Z" and got[0] is None
+
+
+def test_content_hash_is_sha256_of_the_documented_lines(monkeypatch):
+    """plan._content_hash against hashlib over the lines its docstring defines, built in Python:
+    texts with newlines, U+001F, quotes, commas and non-ASCII, in chunks of 2 rows."""
+    import hashlib
+
+    from smsanalytics import plan as plan_module
+
+    start = dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    texts = ['Hi "Zoë", -20%', "line\nbreak", "a\x1fb", "x,y;z", "Ана 🎉", "plain"]
+    rows = pl.DataFrame(
+        {
+            "idempotency_key": [f"{i:032x}" for i in range(len(texts))],
+            "phone_e164": [f"+3361234567{i}" for i in range(len(texts))],
+            "text": texts,
+            "window_start_at": [start + dt.timedelta(minutes=i) for i in range(len(texts))],
+            "window_end_at": [start + dt.timedelta(hours=1, seconds=i) for i in range(len(texts))],
+        },
+        schema_overrides={"window_start_at": TS, "window_end_at": TS},
+    )
+
+    def micros(t: dt.datetime) -> int:
+        return (t - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
+
+    lines = "".join(
+        f"{r['idempotency_key']}\x1f{r['phone_e164']}\x1f{r['text']}\x1f"
+        f"{micros(r['window_start_at'])}\x1f{micros(r['window_end_at'])}\n"
+        for r in rows.iter_rows(named=True)
+    )
+    expected = hashlib.sha256(lines.encode()).hexdigest()
+    assert plan_module._content_hash(rows) == expected
+    monkeypatch.setattr(plan_module, "_HASH_CHUNK_ROWS", 2)
+    assert plan_module._content_hash(rows) == expected
+    assert plan_module._content_hash(rows.head(0)) == hashlib.sha256().hexdigest()
