@@ -521,22 +521,16 @@ def _render(
             continue
         tpl = Template(v.name, v.template)
         cols = [f for f in tpl.fields if f in subset.columns and f not in (fields or {})]
-        key = pl.concat_str(
-            [pl.col(c).cast(pl.String).fill_null("\x00") for c in (*cols, "country")],
-            separator="\x1f",
-        ).alias("_combo")
-        subset = subset.with_columns(key)
-        combos = (
-            subset.select("_combo", *cols, "country").unique("_combo").with_row_index("contact_id")
-        )
+        combo = [*cols, "country"]
+        combos = subset.select(combo).unique().with_row_index("contact_id")
         report = render_for_audience(
             tpl,
-            combos.with_columns(pl.col("contact_id").cast(pl.Int64)).drop("_combo"),
+            combos.with_columns(pl.col("contact_id").cast(pl.Int64)),
             fields=fields,
             prices=prices,
             smart_encoding=smart_encoding,
         )
-        rendered = combos.select("_combo").with_columns(
+        rendered = combos.select(combo).with_columns(
             report.per_contact.select(
                 "text",
                 "encoding",
@@ -545,7 +539,8 @@ def _render(
                 "cost",
             )
         )
-        parts.append(subset.join(rendered, on="_combo", how="left").drop("_combo"))
+        # each row gets its combination's text; a null field matches the null combination
+        parts.append(subset.join(rendered, on=combo, how="left", nulls_equal=True))
     if not parts:
         return rows.with_columns(
             pl.lit(None, pl.String).alias("text"),
@@ -1037,9 +1032,12 @@ def _atomic_write(path: Path, write: Any) -> str:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
-        with open(tmp, "rb") as f:
+        # flush to disk while hashing: one waits on the device, the other on the CPU (at 1M
+        # sends the JSONL's fsync took 0.2-0.6 s and its hash 0.4 s, one after the other)
+        with open(tmp, "rb") as f, ThreadPoolExecutor(max_workers=1) as flusher:
+            flushed = flusher.submit(os.fsync, f.fileno())
             digest = hashlib.file_digest(f, "sha256").hexdigest()
-            os.fsync(f.fileno())
+            flushed.result()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
