@@ -167,7 +167,17 @@ def test_screen_gives_the_first_reason_in_precedence_order(make_contacts):
         "invalid_phone",
         None,
     ]
-    assert "toll_free" in out.filter(pl.col("contact_id") == 7).item(0, "detail")
+    # a detail for the reasons that have one, null elsewhere
+    assert out.get_column("detail").to_list() == [
+        *[None] * 6,
+        "phone_type toll_free",
+        None,
+        "timezone null (source explicit)",
+        "timezone Mars/Olympus (source explicit)",
+        "timezone Europe/Paris (source default)",
+        None,
+        None,
+    ]
 
 
 def test_stop_replies_opt_out_and_start_opts_back_in(make_contacts):
