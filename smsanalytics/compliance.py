@@ -725,11 +725,11 @@ def screen_contacts(
     screened = frame.with_columns(reason.alias("reason"))
     # the detail is built for the rows that have one (~1 % of a base): the string concatenations
     # evaluated over every row took longer than the rest of the screen
-    rows = screened.select(
+    explained = screened.select(
         pl.arg_where(pl.col("reason").is_in(["not_mobile", "unknown_timezone"]))
     ).to_series()
     details = pl.repeat(None, screened.height, dtype=pl.String, eager=True).scatter(
-        rows, screened[rows].select(detail).to_series()
+        explained, screened[explained].select(detail).to_series()
     )
     return screened.with_columns(details.alias("detail")).drop("_opted_out", "_e164", "_ptype")
 
