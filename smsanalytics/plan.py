@@ -552,6 +552,10 @@ def _render(
     return pl.concat(parts, how="vertical")
 
 
+#: Rows written at a time by :func:`_content_hash` (~40 MB of text at 1M sends).
+_HASH_CHUNK_ROWS = 200_000
+
+
 def _content_hash(rows: pl.DataFrame) -> str:
     """SHA-256 of the plan's rows in their canonical order (window start, contact): key, number,
     text, window (microseconds).
@@ -583,10 +587,6 @@ def _content_hash(rows: pl.DataFrame) -> str:
         )
         digest.update(buffer.getbuffer())
     return digest.hexdigest()
-
-
-#: Rows written at a time by :func:`_content_hash` (~40 MB of text at 1M sends).
-_HASH_CHUNK_ROWS = 200_000
 
 
 # --------------------------------------------------------------------------------------------
