@@ -39,6 +39,7 @@ import polars as pl
 from smsanalytics import compliance
 from smsanalytics.compliance import ComplianceRules
 from smsanalytics.settings import Settings
+from smsanalytics.warehouse import sha256_file
 
 __all__ = [
     "PLAN_FORMAT_VERSION",
@@ -1159,7 +1160,7 @@ def read_plan(plan_dir: str | Path) -> SendPlan:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for name, digest in manifest.get("files", {}).items():
         path = folder / name
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        if not path.is_file() or sha256_file(path) != digest:  # streamed: the JSONL is ~0.5 GB
             raise PlanError(f"{path} does not match the manifest (changed or missing); re-plan")
     return SendPlan(
         campaign_id=manifest["campaign_id"],
